@@ -1,0 +1,566 @@
+/* Correlator, kernel side: one state per container cgroup, fed by the
+ * probes' events, emitting container.exited / oom_killed / exec records. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodetrail/correlate.h"
+#include "nodetrail/probes.h"
+#include "nodetrail/u64map.h"
+#include "nodetrail/writer.h"
+
+#define MAX_SIGNALS 8
+#define MAX_OOM_VICTIMS 8
+#define MAX_EXEC_IN 16
+
+struct signal_note {
+	int64_t at_boot_ns;
+	uint32_t sig;
+	uint32_t target_tgid;
+	uint32_t sender_tgid;
+	const char *sender;       /* "self", "kernel", "external" */
+	char sender_comm[NT_COMM_LEN];
+};
+
+struct container_state {
+	uint64_t cgroup_id;       /* the container's own cgroup */
+	int64_t created_boot_ns;  /* cgroup_mkdir time, 0 if unknown */
+	int64_t first_exec_boot_ns;
+	uint32_t main_tgid;       /* the container's main process, 0 if unknown */
+	bool preexisting;
+	bool exit_reported;
+	struct signal_note signals[MAX_SIGNALS];
+	uint32_t nsignals;
+	uint32_t signals_dropped;
+	uint32_t oom_victims[MAX_OOM_VICTIMS];
+	uint32_t noom;
+	uint32_t exec_in[MAX_EXEC_IN]; /* tgids exec'd from outside */
+	uint32_t nexec_in;
+};
+
+struct correlator {
+	struct correlate_options opts;
+	struct cgroup_map *cgroups;
+	struct u64map *containers; /* container cgroup id -> struct container_state */
+	struct correlate_stats stats;
+	long clk_tck;
+};
+
+int64_t correlate_boot_to_realtime(int64_t boot_ns)
+{
+	struct timespec rt, bt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	return boot_ns + (rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
+}
+
+struct correlator *correlator_new(const struct correlate_options *opts)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opts = *opts;
+	c->cgroups = cgroup_map_new(opts->max_cgroups);
+	c->containers = u64map_new(opts->max_cgroups);
+	c->clk_tck = sysconf(_SC_CLK_TCK);
+	if (!c->cgroups || !c->containers) {
+		correlator_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void correlator_free(struct correlator *c)
+{
+	if (!c)
+		return;
+	cgroup_map_free(c->cgroups);
+	u64map_free(c->containers, free);
+	free(c);
+}
+
+void correlator_get_stats(const struct correlator *c, struct correlate_stats *ret)
+{
+	*ret = c->stats;
+	ret->containers = u64map_count(c->containers);
+	ret->cgroups_dropped = cgroup_map_dropped(c->cgroups);
+	ret->containers_dropped = u64map_dropped(c->containers);
+}
+
+/* ---- records ---- */
+
+static void init_record(struct correlator *c, struct record *r, const char *type, int64_t boot_ns,
+			const struct cgroup_entry *e, uint64_t id_a, uint64_t id_b)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->event_time_ns = correlate_boot_to_realtime(boot_ns);
+	r->node = c->opts.node;
+	record_make_id(type, c->opts.boot_id, e ? e->container_cgroup_id : 0, id_a, id_b, r->record_id);
+	if (e) {
+		r->pod_uid = e->ref.pod_uid;
+		r->qos_class = e->ref.pod_uid[0] ? cgroup_qos_name(e->ref.qos) : NULL;
+		r->container_id = e->ref.container_id;
+		r->runtime = cgroup_runtime_name(e->ref.runtime);
+		r->cgroup_path = e->path;
+	}
+	r->detail_key = "kernel";
+	r->sources[0] = "kernel";
+}
+
+static void add_time(cJSON *o, const char *key, int64_t boot_ns)
+{
+	char buf[32];
+
+	if (boot_ns > 0)
+		cJSON_AddStringToObject(o, key, writer_format_time(correlate_boot_to_realtime(boot_ns), buf));
+}
+
+static void short_id(const struct cgroup_entry *e, char out[13])
+{
+	snprintf(out, 13, "%.12s", e->ref.container_id);
+}
+
+static bool tgid_in(const uint32_t *list, uint32_t n, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (list[i] == tgid)
+			return true;
+	return false;
+}
+
+static void emit_exited(struct correlator *c, const struct cgroup_entry *e, struct container_state *st,
+			const struct nt_exit_event *ev)
+{
+	struct exit_status es;
+	const struct signal_note *fatal = NULL;
+	char summary[256], id12[13];
+	struct record r;
+	cJSON *k, *sigs;
+	bool oom;
+
+	exit_status_decode(ev->exit_code, &es);
+	oom = tgid_in(st->oom_victims, st->noom, ev->hdr.tgid);
+	k = cJSON_CreateObject();
+	if (!k)
+		return;
+	cJSON_AddNumberToObject(k, "pid", ev->hdr.tgid);
+	cJSON_AddStringToObject(k, "comm", ev->comm);
+	if (es.exited) {
+		cJSON_AddNumberToObject(k, "exit_code", es.code);
+	} else {
+		cJSON_AddNumberToObject(k, "signal", es.signal);
+		cJSON_AddStringToObject(k, "signal_name", signal_name(es.signal));
+	}
+	cJSON_AddBoolToObject(k, "core_dumped", es.core_dumped);
+	add_time(k, "started_at", (int64_t)ev->start_boot_ns);
+	if (ev->start_boot_ns && ev->hdr.ts_ns > ev->start_boot_ns)
+		cJSON_AddNumberToObject(k, "run_time_s",
+					(double)((ev->hdr.ts_ns - ev->start_boot_ns) / 1000000) / 1000.0);
+	add_time(k, "cgroup_created_at", st->created_boot_ns);
+	add_time(k, "first_exec_at", st->first_exec_boot_ns);
+	cJSON_AddBoolToObject(k, "oom_killed", oom);
+	cJSON_AddBoolToObject(k, "preexisting", st->preexisting);
+	sigs = cJSON_AddArrayToObject(k, "signals");
+	for (uint32_t i = 0; sigs && i < st->nsignals; i++) {
+		const struct signal_note *s = &st->signals[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			break;
+		add_time(o, "at", s->at_boot_ns);
+		cJSON_AddStringToObject(o, "signal", signal_name((int)s->sig));
+		cJSON_AddNumberToObject(o, "target_pid", s->target_tgid);
+		cJSON_AddNumberToObject(o, "sender_pid", s->sender_tgid);
+		cJSON_AddStringToObject(o, "sender_comm", s->sender_comm);
+		cJSON_AddStringToObject(o, "sender", s->sender);
+		cJSON_AddItemToArray(sigs, o);
+		if (!es.exited && s->target_tgid == ev->hdr.tgid && (int)s->sig == es.signal)
+			fatal = s;
+	}
+	if (st->signals_dropped)
+		cJSON_AddNumberToObject(k, "signals_dropped", st->signals_dropped);
+	if (fatal) {
+		cJSON *o = cJSON_AddObjectToObject(k, "fatal_signal");
+
+		if (o) {
+			add_time(o, "at", fatal->at_boot_ns);
+			cJSON_AddStringToObject(o, "signal", signal_name((int)fatal->sig));
+			cJSON_AddNumberToObject(o, "sender_pid", fatal->sender_tgid);
+			cJSON_AddStringToObject(o, "sender_comm", fatal->sender_comm);
+			cJSON_AddStringToObject(o, "sender", fatal->sender);
+		}
+	}
+
+	short_id(e, id12);
+	if (es.exited)
+		snprintf(summary, sizeof(summary), "container %s (%s) exited with code %d", id12, ev->comm,
+			 es.code);
+	else if (oom)
+		snprintf(summary, sizeof(summary), "container %s (%s) was OOM-killed (%s)", id12, ev->comm,
+			 signal_name(es.signal));
+	else if (fatal)
+		snprintf(summary, sizeof(summary), "container %s (%s) was killed by %s from %s (%s)", id12,
+			 ev->comm, signal_name(es.signal), fatal->sender_comm, fatal->sender);
+	else
+		snprintf(summary, sizeof(summary), "container %s (%s) was killed by %s", id12, ev->comm,
+			 signal_name(es.signal));
+	/* a shell's graceful exit(143) after SIGTERM: name who asked */
+	for (uint32_t i = st->nsignals; es.exited && i > 0; i--) {
+		const struct signal_note *s = &st->signals[i - 1];
+		size_t n = strlen(summary);
+
+		if (s->target_tgid != ev->hdr.tgid)
+			continue;
+		snprintf(summary + n, sizeof(summary) - n, " after %s from %s (%s)", signal_name((int)s->sig),
+			 s->sender_comm, s->sender);
+		break;
+	}
+	init_record(c, &r, "container.exited", (int64_t)ev->hdr.ts_ns, e, ev->hdr.tgid, ev->start_boot_ns);
+	r.detail = k;
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+	cJSON_Delete(k);
+}
+
+static void format_mib(uint64_t bytes, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+}
+
+static void emit_oom(struct correlator *c, const struct cgroup_entry *e, const struct nt_oom_event *ev)
+{
+	char summary[256], id12[13], used[32], limit[32];
+	const char *scope = ev->node_wide ? "node" : ev->limit_level == 0 ? "container" : "pod";
+	struct record r;
+	cJSON *k = cJSON_CreateObject();
+
+	if (!k)
+		return;
+	cJSON_AddNumberToObject(k, "pid", ev->hdr.tgid);
+	cJSON_AddStringToObject(k, "comm", ev->comm);
+	cJSON_AddStringToObject(k, "limit_scope", scope);
+	if (!ev->node_wide) {
+		cJSON_AddNumberToObject(k, "memory_usage_bytes", (double)ev->usage_bytes);
+		cJSON_AddNumberToObject(k, "memory_limit_bytes", (double)ev->limit_bytes);
+		cJSON_AddNumberToObject(k, "limit_level", ev->limit_level);
+	}
+	cJSON_AddNumberToObject(k, "container_usage_bytes", (double)ev->victim_usage_bytes);
+	if (ev->victim_limit_bytes)
+		cJSON_AddNumberToObject(k, "container_limit_bytes", (double)ev->victim_limit_bytes);
+	cJSON_AddNumberToObject(k, "trigger_pid", ev->trigger_pid);
+	cJSON_AddStringToObject(k, "trigger_comm", ev->trigger_comm);
+
+	short_id(e, id12);
+	if (ev->node_wide) {
+		format_mib(ev->victim_usage_bytes, used, sizeof(used));
+		snprintf(summary, sizeof(summary),
+			 "%s (pid %u) in container %s OOM-killed: the node ran out of memory (container used %s)",
+			 ev->comm, ev->hdr.tgid, id12, used);
+	} else {
+		format_mib(ev->usage_bytes, used, sizeof(used));
+		format_mib(ev->limit_bytes, limit, sizeof(limit));
+		snprintf(summary, sizeof(summary), "%s (pid %u) in container %s OOM-killed at %s of %s %s limit",
+			 ev->comm, ev->hdr.tgid, id12, used, limit, scope);
+	}
+	init_record(c, &r, "container.oom_killed", (int64_t)ev->hdr.ts_ns, e, ev->hdr.pid, ev->hdr.ts_ns);
+	r.detail = k;
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+	cJSON_Delete(k);
+}
+
+static void emit_exec(struct correlator *c, const struct cgroup_entry *e, const struct nt_exec_event *ev)
+{
+	char summary[256], id12[13];
+	struct record r;
+	cJSON *k = cJSON_CreateObject();
+
+	if (!k)
+		return;
+	cJSON_AddNumberToObject(k, "pid", ev->hdr.tgid);
+	cJSON_AddNumberToObject(k, "ppid", ev->ppid);
+	cJSON_AddStringToObject(k, "comm", ev->comm);
+	cJSON_AddStringToObject(k, "exe", ev->filename);
+	cJSON_AddNumberToObject(k, "uid", ev->uid);
+	short_id(e, id12);
+	snprintf(summary, sizeof(summary), "%s (pid %u, uid %u) exec'd into container %s from outside", ev->comm,
+		 ev->hdr.tgid, ev->uid, id12);
+	init_record(c, &r, "container.exec", (int64_t)ev->hdr.ts_ns, e, ev->hdr.tgid, ev->hdr.ts_ns);
+	r.detail = k;
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+	cJSON_Delete(k);
+}
+
+/* ---- tracking ---- */
+
+static enum nt_cgroup_kind kernel_kind(const struct cgroup_ref *ref)
+{
+	return cgroup_kind_is_container(ref->kind) ? NT_CG_CONTAINER : NT_CG_ANCESTOR;
+}
+
+static struct container_state *container_of_entry(struct correlator *c, const struct cgroup_entry *e)
+{
+	return u64map_get(c->containers, e->container_cgroup_id);
+}
+
+/* Record a cgroup in both maps. Returns the entry or NULL if not tracked. */
+static const struct cgroup_entry *track(struct correlator *c, uint64_t id, uint64_t parent_id, const char *path,
+					int64_t created_boot_ns, bool exec_seen)
+{
+	const struct cgroup_entry *e;
+	struct container_state *st;
+
+	if (cgroup_map_put(c->cgroups, id, parent_id, path, created_boot_ns, &e) < 0) {
+		if (c->opts.probes)
+			probes_untrack(c->opts.probes, id);
+		return NULL;
+	}
+	if (c->opts.probes && probes_track(c->opts.probes, id, kernel_kind(&e->ref), exec_seen) < 0) {
+		cgroup_map_remove(c->cgroups, id);
+		return NULL;
+	}
+	if (e->ref.kind == CGROUP_KIND_CONTAINER && !u64map_get(c->containers, id)) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return e;
+		st->cgroup_id = id;
+		st->created_boot_ns = created_boot_ns;
+		if (u64map_put(c->containers, id, st, NULL) < 0)
+			free(st);
+	}
+	return e;
+}
+
+static void on_mkdir(struct correlator *c, const struct nt_cgroup_event *ev)
+{
+	struct cgroup_ref ref;
+	char path[NT_CGROUP_PATH_LEN];
+
+	memcpy(path, ev->path, sizeof(path));
+	path[sizeof(path) - 1] = '\0';
+	if (!ev->parent_tracked) {
+		/* a new kubepods root (kubelet starting after the agent), or a
+		 * Kubernetes cgroup whose parent was created too fast for us */
+		if (cgroup_parse_path(path, &ref) < 0 || ref.kind == CGROUP_KIND_HOST)
+			return;
+	}
+	track(c, ev->hdr.cgroup_id, ev->parent_id, path, (int64_t)ev->hdr.ts_ns, false);
+}
+
+static void on_rmdir(struct correlator *c, const struct nt_cgroup_event *ev)
+{
+	struct container_state *st = u64map_take(c->containers, ev->hdr.cgroup_id);
+
+	free(st);
+	cgroup_map_remove(c->cgroups, ev->hdr.cgroup_id);
+}
+
+/* Resolve an event's cgroup to its container entry and state. */
+static bool lookup(struct correlator *c, uint64_t cgroup_id, const struct cgroup_entry **ret_e,
+		   struct container_state **ret_st)
+{
+	const struct cgroup_entry *e = cgroup_map_get(c->cgroups, cgroup_id);
+	struct container_state *st;
+
+	if (!e) {
+		c->stats.unknown_cgroup_events++;
+		return false;
+	}
+	if (!cgroup_kind_is_container(e->ref.kind))
+		return false;
+	st = container_of_entry(c, e);
+	if (!st)
+		return false;
+	/* records name the container, not the child cgroup the event came from */
+	if (e->container_cgroup_id != e->id) {
+		const struct cgroup_entry *ce = cgroup_map_get(c->cgroups, e->container_cgroup_id);
+
+		if (ce)
+			e = ce;
+	}
+	*ret_e = e;
+	*ret_st = st;
+	return true;
+}
+
+static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
+{
+	const struct cgroup_entry *e;
+	struct container_state *st;
+
+	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
+		return;
+	if (ev->first && !st->main_tgid) {
+		st->main_tgid = ev->hdr.tgid;
+		st->first_exec_boot_ns = (int64_t)ev->hdr.ts_ns;
+		return;
+	}
+	if (ev->from_outside && ev->hdr.tgid != st->main_tgid) {
+		if (st->nexec_in < MAX_EXEC_IN)
+			st->exec_in[st->nexec_in++] = ev->hdr.tgid;
+		emit_exec(c, e, ev);
+	}
+}
+
+static void on_proc_exit(struct correlator *c, const struct nt_exit_event *ev)
+{
+	const struct cgroup_entry *e;
+	struct container_state *st;
+
+	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
+		return;
+	if (!st->main_tgid || ev->hdr.tgid != st->main_tgid || st->exit_reported)
+		return;
+	st->exit_reported = true;
+	emit_exited(c, e, st, ev);
+}
+
+static void on_signal(struct correlator *c, const struct nt_signal_event *ev)
+{
+	const struct cgroup_entry *e, *sender;
+	struct container_state *st;
+	struct signal_note *s;
+
+	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
+		return;
+	if (st->nsignals >= MAX_SIGNALS) {
+		st->signals_dropped++;
+		c->stats.signals_dropped++;
+		return;
+	}
+	s = &st->signals[st->nsignals++];
+	s->at_boot_ns = (int64_t)ev->hdr.ts_ns;
+	s->sig = ev->sig;
+	s->target_tgid = ev->hdr.tgid;
+	s->sender_tgid = ev->sender_tgid;
+	memcpy(s->sender_comm, ev->sender_comm, sizeof(s->sender_comm));
+	s->sender_comm[NT_COMM_LEN - 1] = '\0';
+	sender = cgroup_map_get(c->cgroups, ev->sender_cgroup_id);
+	if (ev->sender_kernel)
+		s->sender = "kernel";
+	else if (sender && sender->container_cgroup_id == e->id)
+		s->sender = "self";
+	else
+		s->sender = "external";
+}
+
+static void on_oom(struct correlator *c, const struct nt_oom_event *ev)
+{
+	const struct cgroup_entry *e;
+	struct container_state *st;
+
+	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
+		return;
+	if (st->noom < MAX_OOM_VICTIMS)
+		st->oom_victims[st->noom++] = ev->hdr.tgid;
+	emit_oom(c, e, ev);
+}
+
+void correlator_kernel_event(struct correlator *c, const struct nt_event_hdr *hdr)
+{
+	switch (hdr->type) {
+	case NT_EV_CGROUP_MKDIR: on_mkdir(c, (const struct nt_cgroup_event *)hdr); break;
+	case NT_EV_CGROUP_RMDIR: on_rmdir(c, (const struct nt_cgroup_event *)hdr); break;
+	case NT_EV_EXEC: on_proc_exec(c, (const struct nt_exec_event *)hdr); break;
+	case NT_EV_EXIT: on_proc_exit(c, (const struct nt_exit_event *)hdr); break;
+	case NT_EV_SIGNAL: on_signal(c, (const struct nt_signal_event *)hdr); break;
+	case NT_EV_OOM: on_oom(c, (const struct nt_oom_event *)hdr); break;
+	default: break;
+	}
+}
+
+/* ---- startup scan ---- */
+
+static void scan_cb(void *ctx, uint64_t id, uint64_t parent_id, const char *path, const struct cgroup_ref *ref,
+		    bool has_procs)
+{
+	struct correlator *c = ctx;
+	const struct cgroup_entry *e = track(c, id, parent_id, path, 0, has_procs);
+	struct container_state *st;
+
+	if (e && e->ref.kind == CGROUP_KIND_CONTAINER && (st = container_of_entry(c, e))) {
+		st->preexisting = true;
+		c->stats.preexisting++;
+	}
+}
+
+/* fields 4 (ppid) of /proc/<pid>/stat, after the parenthesised comm */
+static int read_ppid(int pid)
+{
+	char file[64], buf[1024], *p;
+	int ppid = -1;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/stat", pid);
+	f = fopen(file, "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		if (sscanf(p + 1, " %*c %d", &ppid) != 1)
+			ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+static const struct cgroup_entry *entry_of_pid(struct correlator *c, int pid)
+{
+	char rel[NT_CGROUP_PATH_LEN], full[PATH_MAX + NT_CGROUP_PATH_LEN];
+	struct stat st;
+
+	if (cgroup_of_pid(c->opts.mode, pid, rel, sizeof(rel)) < 0)
+		return NULL;
+	snprintf(full, sizeof(full), "%s%s", c->opts.mode->dir, rel);
+	if (stat(full, &st) < 0)
+		return NULL;
+	return cgroup_map_get(c->cgroups, (uint64_t)st.st_ino);
+}
+
+/* A container's main process is the one whose parent is outside it (the
+ * runtime's shim); processes exec'd in later look the same, but a running
+ * container's oldest such process is its main one, and /proc lists in pid
+ * order, so keep the first found. */
+static void scan_procs(struct correlator *c)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const struct cgroup_entry *e, *pe;
+		struct container_state *st;
+		int pid = atoi(de->d_name), ppid;
+
+		if (pid <= 0)
+			continue;
+		e = entry_of_pid(c, pid);
+		if (!e || !cgroup_kind_is_container(e->ref.kind) || !(st = container_of_entry(c, e)) ||
+		    st->main_tgid)
+			continue;
+		ppid = read_ppid(pid);
+		pe = ppid > 0 ? entry_of_pid(c, ppid) : NULL;
+		if (pe && pe->container_cgroup_id == e->container_cgroup_id)
+			continue;
+		st->main_tgid = (uint32_t)pid;
+	}
+	closedir(d);
+}
+
+int correlator_scan(struct correlator *c)
+{
+	int n = cgroup_scan(c->opts.mode, scan_cb, c);
+
+	if (n < 0)
+		return n;
+	scan_procs(c);
+	return n;
+}

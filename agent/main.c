@@ -1,0 +1,397 @@
+/* nodetrail: wire the stages together on one epoll loop.
+ *
+ *   probes (ring buffer) -> correlator (cgroup map, container state)
+ *     -> record encoder -> writer (CRI lines) */
+#include <errno.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodetrail/config.h"
+#include "nodetrail/correlate.h"
+#include "nodetrail/log.h"
+#include "nodetrail/loop.h"
+#include "nodetrail/probes.h"
+#include "nodetrail/record.h"
+#include "nodetrail/writer.h"
+
+#define ENCODE_BUF (64 * 1024)
+
+struct agent {
+	struct config cfg;
+	struct cgroup_mode mode;
+	struct record_node node;
+	char boot_id[64];
+	char file_name[256];
+	struct loop *loop;
+	struct writer *writer;
+	struct probes *probes;
+	struct correlator *correlator;
+	char bpf_reason[512];
+	uint64_t seq;
+	uint64_t records_dropped;
+	uint64_t records_by_type[8];
+	int exit_code;
+	char *encode_buf;
+};
+
+static int64_t now_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void emit(void *ctx, struct record *r)
+{
+	struct agent *a = ctx;
+	int n, err;
+
+	r->seq = a->seq + 1;
+	n = record_encode(r, a->encode_buf, ENCODE_BUF);
+	if (n < 0) {
+		a->records_dropped++;
+		log_warn("failed to encode a %s record: %s, dropping it", r->type, strerror(-n));
+		return;
+	}
+	err = writer_append(a->writer, now_realtime_ns(), a->encode_buf, (size_t)n);
+	if (err < 0) {
+		a->records_dropped++;
+		log_warn("record queue full (%s), dropping a %s record", strerror(-err), r->type);
+		return;
+	}
+	a->seq++;
+	log_debug("record %s: %s", r->type, r->summary ? r->summary : "");
+}
+
+static void flush(struct agent *a)
+{
+	int err = writer_flush(a->writer);
+
+	if (err < 0)
+		log_warn("failed to write records to %s: %s, keeping them queued", writer_path(a->writer),
+			 strerror(-err));
+}
+
+static void emit_status(struct agent *a, const char *state)
+{
+	static const char *const type_names[8] = { "unknown", "cgroup_mkdir", "cgroup_rmdir", "exec",
+						   "exit",    "signal",       "oom",          "other" };
+	struct correlate_stats cs;
+	struct writer_stats ws;
+	char summary[768];
+	struct record r;
+	cJSON *o, *drops;
+	uint64_t per_type[8] = { 0 }, total = 0;
+
+	o = cJSON_CreateObject();
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "state", state);
+	cJSON_AddStringToObject(o, "version", NODETRAIL_VERSION);
+	cJSON_AddStringToObject(o, "bpf", a->probes ? "on" : "off");
+	if (!a->probes)
+		cJSON_AddStringToObject(o, "bpf_reason", a->bpf_reason);
+	else
+		cJSON_AddStringToObject(o, "attach", probes_attach_mode(a->probes));
+	cJSON_AddStringToObject(o, "cgroup_mode", a->mode.name);
+	cJSON_AddStringToObject(o, "cgroup_ids", a->mode.v2_ids ? "unified" : "memory");
+	writer_get_stats(a->writer, &ws);
+	cJSON_AddStringToObject(o, "io", ws.io_uring ? "io_uring" : "write");
+	correlator_get_stats(a->correlator, &cs);
+	cJSON_AddNumberToObject(o, "tracked_containers", (double)cs.containers);
+	cJSON_AddNumberToObject(o, "preexisting_containers", (double)cs.preexisting);
+	drops = cJSON_AddObjectToObject(o, "ringbuf_drops");
+	if (a->probes && probes_drops(a->probes, per_type) == 0) {
+		for (int i = 1; i < 7; i++) {
+			cJSON_AddNumberToObject(drops, type_names[i], (double)per_type[i]);
+			total += per_type[i];
+		}
+		cJSON_AddNumberToObject(o, "malformed_events", (double)probes_malformed(a->probes));
+		cJSON_AddNumberToObject(o, "kernel_map_full", (double)per_type[NT_DROP_MAP_FULL]);
+	}
+	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs.cgroups_dropped + cs.containers_dropped));
+	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs.signals_dropped);
+	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
+	cJSON_AddNumberToObject(o, "lines_truncated", (double)ws.truncated);
+
+	if (a->probes)
+		snprintf(summary, sizeof(summary),
+			 "nodetrail %s %s: eBPF on (%s), cgroup %s, %llu containers tracked, %llu ring-buffer drops",
+			 NODETRAIL_VERSION, state, probes_attach_mode(a->probes), a->mode.name,
+			 (unsigned long long)cs.containers, (unsigned long long)total);
+	else
+		snprintf(summary, sizeof(summary), "nodetrail %s %s: eBPF off (%s)", NODETRAIL_VERSION, state,
+			 a->bpf_reason);
+	memset(&r, 0, sizeof(r));
+	r.type = "agent.status";
+	r.event_time_ns = now_realtime_ns();
+	r.node = &a->node;
+	record_make_id(r.type, a->boot_id, (uint64_t)r.event_time_ns, (uint64_t)getpid(), 0, r.record_id);
+	r.detail_key = "agent";
+	r.detail = o;
+	r.summary = summary;
+	emit(a, &r);
+	cJSON_Delete(o);
+}
+
+static void on_kernel_event(void *ctx, const struct nt_event_hdr *hdr)
+{
+	struct agent *a = ctx;
+
+	correlator_kernel_event(a->correlator, hdr);
+}
+
+static void on_ringbuf(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct agent *a = data;
+	int n = probes_consume(a->probes);
+
+	if (n < 0)
+		log_warn("failed to read the ring buffer: %s", strerror(-n));
+	flush(a);
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("received %s, flushing and exiting", signal_name((int)si.ssi_signo));
+	loop_stop(loop);
+}
+
+static void on_flush_timer(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	flush(data);
+}
+
+static void on_status_timer(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	emit_status(data, "running");
+	flush(data);
+}
+
+static void read_boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* seq continues across restarts (kill -9 included): the highest seq in the
+ * active file or, right after a rotation, the newest rotated one */
+static uint64_t last_seq(const char *dir, const char *file_name)
+{
+	char pattern[4400], path[4400];
+	uint64_t seq;
+	glob_t g;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file_name);
+	seq = record_last_seq_in_file(path);
+	snprintf(pattern, sizeof(pattern), "%s/%s.*", dir, file_name);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		/* names end in YYYYMMDD-hhmmss: the last in sort order is newest */
+		uint64_t rotated = record_last_seq_in_file(g.gl_pathv[g.gl_pathc - 1]);
+
+		if (rotated > seq)
+			seq = rotated;
+		globfree(&g);
+	}
+	return seq;
+}
+
+static enum writer_io parse_io(const char *s)
+{
+	if (strcmp(s, "io_uring") == 0)
+		return WRITER_IO_URING;
+	if (strcmp(s, "write") == 0)
+		return WRITER_IO_WRITE;
+	return WRITER_IO_AUTO;
+}
+
+static int setup(struct agent *a)
+{
+	struct writer_options wo = { 0 };
+	struct probes_options po = { 0 };
+	struct correlate_options co = { 0 };
+	const char *detail = NULL;
+	char err[512];
+	int r;
+
+	read_boot_id(a->boot_id, sizeof(a->boot_id));
+	a->node.cluster_name = a->cfg.cluster_name;
+	a->node.node_name = a->cfg.node_name;
+
+	r = cgroup_detect_mode(a->cfg.cgroup_root, &a->mode, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	r = config_output_file_name(&a->cfg, a->file_name, sizeof(a->file_name));
+	if (r < 0) {
+		log_error("output file name from POD_NAME/POD_NAMESPACE/CONTAINER_NAME is too long (max 255 bytes)");
+		return r;
+	}
+	wo.dir = a->cfg.output_dir;
+	wo.file_name = a->file_name;
+	wo.max_bytes = a->cfg.max_file_bytes;
+	wo.keep_rotated = a->cfg.keep_rotated;
+	wo.io = parse_io(a->cfg.io);
+	a->writer = writer_new(&wo, &detail);
+	if (!a->writer) {
+		log_error("cannot write records to %s/%s: %s (%s): mount the host's /var/log/containers read-write there or pass --output-dir",
+			  a->cfg.output_dir, a->file_name, strerror(errno), detail ? detail : "open");
+		return -errno;
+	}
+	a->seq = last_seq(a->cfg.output_dir, a->file_name);
+	r = mkdir_p(a->cfg.state_dir);
+	if (r < 0) {
+		log_error("cannot create state dir %s: %s: mount a writable hostPath there or pass --state-dir",
+			  a->cfg.state_dir, strerror(-r));
+		return r;
+	}
+
+	if (a->cfg.bpf != CONFIG_OFF) {
+		po.cgroup_v2 = a->mode.v2_ids;
+		po.hierarchy_id = a->mode.hierarchy_id;
+		po.ringbuf_bytes = a->cfg.ringbuf_kib * 1024;
+		po.cgroup_map_max = a->cfg.cgroup_map_max;
+		r = probes_new(&po, on_kernel_event, a, &a->probes, a->bpf_reason, sizeof(a->bpf_reason));
+		if (r < 0 && a->cfg.bpf == CONFIG_ON) {
+			log_error("eBPF required (--bpf on) but unavailable: %s", a->bpf_reason);
+			return r;
+		}
+		if (r < 0)
+			log_warn("running without eBPF: %s", a->bpf_reason);
+	} else {
+		snprintf(a->bpf_reason, sizeof(a->bpf_reason), "disabled by --bpf off");
+	}
+
+	co.node = &a->node;
+	co.boot_id = a->boot_id;
+	co.mode = &a->mode;
+	co.probes = a->probes;
+	co.max_cgroups = a->cfg.cgroup_map_max;
+	co.emit = emit;
+	co.emit_ctx = a;
+	a->correlator = correlator_new(&co);
+	if (!a->correlator) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	if (a->probes) {
+		r = correlator_scan(a->correlator);
+		if (r < 0)
+			log_warn("startup scan of %s failed: %s, ignoring", a->mode.dir, strerror(-r));
+		else
+			log_info("startup scan: %d Kubernetes cgroups under %s", r, a->mode.dir);
+	}
+	return 0;
+}
+
+static int run(struct agent *a)
+{
+	sigset_t mask;
+	int sfd, r;
+
+	a->loop = loop_new();
+	if (!a->loop)
+		return -ENOMEM;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	r = loop_add_fd(a->loop, sfd, EPOLLIN, on_signal, a);
+	if (r == 0 && a->probes)
+		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
+	if (r == 0)
+		r = loop_add_timer(a->loop, 1000, on_flush_timer, a) < 0 ? -EIO : 0;
+	if (r == 0 && a->cfg.status_interval_s)
+		r = loop_add_timer(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a) < 0 ? -EIO : 0;
+	if (r < 0) {
+		close(sfd);
+		return r;
+	}
+
+	emit_status(a, "started");
+	flush(a);
+	log_info("started: node %s, records in %s, eBPF %s", a->cfg.node_name, writer_path(a->writer),
+		 a->probes ? probes_attach_mode(a->probes) : "off");
+	r = loop_run(a->loop);
+
+	/* drain what the kernel already produced, then say goodbye */
+	if (a->probes)
+		probes_consume(a->probes);
+	emit_status(a, "stopping");
+	r = writer_sync(a->writer);
+	if (r < 0)
+		log_error("failed to write the last records to %s: %s", writer_path(a->writer), strerror(-r));
+	close(sfd);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = { 0 };
+	enum log_level lvl;
+	int r;
+
+	switch (config_parse(&a.cfg, argc, argv, stdout, stderr)) {
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_EXIT_ERROR:
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	if (log_parse_level(a.cfg.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	a.encode_buf = malloc(ENCODE_BUF);
+	if (!a.encode_buf)
+		return 1;
+	r = setup(&a);
+	if (r == 0)
+		r = run(&a);
+	correlator_free(a.correlator);
+	probes_free(a.probes);
+	writer_free(a.writer);
+	loop_free(a.loop);
+	free(a.encode_buf);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,142 @@
+/* Record encoding. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "nodetrail/record.h"
+#include "nodetrail/writer.h"
+
+void exit_status_decode(uint32_t raw, struct exit_status *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->signal = raw & 0x7f;
+	ret->core_dumped = (raw & 0x80) != 0;
+	if (ret->signal == 0) {
+		ret->exited = true;
+		ret->code = (raw >> 8) & 0xff;
+	}
+}
+
+const char *signal_name(int sig)
+{
+	static char other[16];
+	const char *abbrev;
+
+	if (sig <= 0)
+		return "none";
+	abbrev = sigabbrev_np(sig);
+	if (!abbrev) {
+		snprintf(other, sizeof(other), "SIG%d", sig);
+		return other;
+	}
+	snprintf(other, sizeof(other), "SIG%s", abbrev);
+	return other;
+}
+
+static bool add_str(cJSON *o, const char *key, const char *v)
+{
+	return !v || !*v || cJSON_AddStringToObject(o, key, v);
+}
+
+int record_encode(const struct record *r, char *buf, size_t len)
+{
+	char when[32];
+	cJSON *o, *pod, *ctr, *src;
+	int ret = -ENOMEM;
+
+	o = cJSON_CreateObject();
+	if (!o)
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(o, "schema", RECORD_SCHEMA) ||
+	    !cJSON_AddStringToObject(o, "record_id", r->record_id) ||
+	    !cJSON_AddNumberToObject(o, "seq", (double)r->seq) ||
+	    !cJSON_AddStringToObject(o, "type", r->type) ||
+	    !cJSON_AddStringToObject(o, "event_time", writer_format_time(r->event_time_ns, when)))
+		goto out;
+	if (r->node && (!add_str(o, "ClusterName", r->node->cluster_name) ||
+			!add_str(o, "NodeName", r->node->node_name)))
+		goto out;
+	if (r->pod_uid && *r->pod_uid) {
+		pod = cJSON_AddObjectToObject(o, "pod");
+		if (!pod || !add_str(pod, "uid", r->pod_uid) || !add_str(pod, "qos_class", r->qos_class))
+			goto out;
+	}
+	if (r->container_id && *r->container_id) {
+		ctr = cJSON_AddObjectToObject(o, "container");
+		if (!ctr || !add_str(ctr, "id", r->container_id) || !add_str(ctr, "runtime", r->runtime) ||
+		    !add_str(ctr, "cgroup", r->cgroup_path))
+			goto out;
+	}
+	if (r->detail) {
+		cJSON *copy = cJSON_Duplicate(r->detail, 1);
+
+		if (!copy || !cJSON_AddItemToObject(o, r->detail_key ? r->detail_key : "kernel", copy)) {
+			cJSON_Delete(copy);
+			goto out;
+		}
+	}
+	src = cJSON_AddArrayToObject(o, "sources");
+	if (!src)
+		goto out;
+	for (int i = 0; i < 3 && r->sources[i]; i++)
+		cJSON_AddItemToArray(src, cJSON_CreateString(r->sources[i]));
+	if (!add_str(o, "summary", r->summary))
+		goto out;
+	ret = cJSON_PrintPreallocated(o, buf, (int)len, 0) ? (int)strlen(buf) : -ENOSPC;
+out:
+	cJSON_Delete(o);
+	return ret;
+}
+
+void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t b, uint64_t c,
+		    char ret[RECORD_ID_LEN + 1])
+{
+	unsigned char digest[32];
+	unsigned int dlen = 0;
+	char seed[256];
+	int n;
+
+	n = snprintf(seed, sizeof(seed), "%s|%s|%llu|%llu|%llu", type, boot_id ? boot_id : "",
+		     (unsigned long long)a, (unsigned long long)b, (unsigned long long)c);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(seed))
+		n = sizeof(seed) - 1;
+	EVP_Digest(seed, (size_t)n, digest, &dlen, EVP_sha256(), NULL);
+	for (int i = 0; i < RECORD_ID_LEN / 2; i++)
+		sprintf(ret + 2 * i, "%02x", digest[i]);
+	ret[RECORD_ID_LEN] = '\0';
+}
+
+uint64_t record_last_seq_in_file(const char *path)
+{
+	char buf[65536 + 1], *p;
+	uint64_t best = 0;
+	off_t size, from;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size = lseek(fd, 0, SEEK_END);
+	from = size > 65536 ? size - 65536 : 0;
+	n = size > 0 ? pread(fd, buf, sizeof(buf) - 1, from) : 0;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* every record has "seq":N once, near its start; take the largest */
+	for (p = buf; (p = strstr(p, "\"seq\":")); p += 6) {
+		unsigned long long v = strtoull(p + 6, NULL, 10);
+
+		if (v > best)
+			best = v;
+	}
+	return best;
+}

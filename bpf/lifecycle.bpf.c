@@ -1,0 +1,398 @@
+/* Container lifecycle probes.
+ *
+ * Every program exists twice: as tp_btf (preferred) and as raw_tp (fallback
+ * for kernels that refuse a tp_btf attach). Both receive the tracepoint's
+ * arguments as a u64 array and share one handler; the handlers read kernel
+ * memory only through BPF_CORE_READ, which is valid in both program types.
+ * User space switches one set off before load (probes.c).
+ *
+ * Filtering happens here: a task whose cgroup is not in nt_cgroups costs one
+ * hash lookup and produces nothing. */
+#include "nt_vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_fixes.bpf.h"
+#include "nodetrail/events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define E2BIG 7
+#define SIGINT 2
+#define SIGQUIT 3
+#define SIGKILL 9
+#define SIGTERM 15
+#define SIGNAL_GROUP_EXIT 0x00000004
+/* the kernel's SEND_SIG_PRIV siginfo pointer: a signal the kernel sends itself */
+#define SEND_SIG_PRIV_PTR 1UL
+/* page counters at or above this many pages mean "no limit" */
+#define UNLIMITED_PAGES (1ULL << 40)
+
+/* set by user space between open and load */
+const volatile __u32 cgroup_v2 = 0;          /* 1: key on the default hierarchy */
+const volatile __s32 target_hierarchy_id = 0; /* hierarchy whose mkdir/rmdir count */
+const volatile __u32 mark_victim_has_task = 1; /* 0: mark_victim(int pid), < 6.8 */
+const volatile __u32 trace_all_execs = 0;    /* 1: every exec in a container */
+const volatile __u64 page_size = 4096;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct nt_cgroup_val);
+} nt_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} nt_events SEC(".maps");
+
+/* ring-buffer reservation failures, per CPU, indexed by enum nt_event_type;
+ * NT_DROP_MAP_FULL counts cgroups the full nt_cgroups map could not take */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} nt_drops SEC(".maps");
+
+/* OOM snapshot taken when the kernel SIGKILLs a tracked task, for kernels
+ * whose mark_victim tracepoint gives only the victim's pid */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct nt_oom_event);
+} nt_oom_snap SEC(".maps");
+
+static __always_inline void count_drop(__u32 type)
+{
+	__u64 *n = bpf_map_lookup_elem(&nt_drops, &type);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void *reserve(__u32 type, __u32 size)
+{
+	void *e = bpf_ringbuf_reserve(&nt_events, size, 0);
+
+	if (!e)
+		count_drop(type);
+	return e;
+}
+
+static __always_inline void fill_hdr(struct nt_event_hdr *h, __u32 type, __u32 size,
+				     __u64 cgroup_id, struct task_struct *task)
+{
+	h->type = type;
+	h->size = size;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = cgroup_id;
+	h->pid = task ? BPF_CORE_READ(task, pid) : 0;
+	h->tgid = task ? BPF_CORE_READ(task, tgid) : 0;
+}
+
+static __always_inline struct cgroup_subsys_state *task_memcg_css(struct task_struct *task)
+{
+	int id = memory_subsys_id();
+
+	if (id < 0 || id >= 14)
+		return 0;
+	return BPF_CORE_READ(task, cgroups, subsys[id]);
+}
+
+/* The cgroup a task is keyed on: the default hierarchy on cgroup v2, the
+ * memory controller's cgroup on v1 and hybrid hosts (DESIGN 2). */
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	struct cgroup_subsys_state *css;
+
+	if (cgroup_v2)
+		return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	css = task_memcg_css(task);
+	if (!css)
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+static __always_inline struct nt_cgroup_val *tracked_container(__u64 cgroup_id)
+{
+	struct nt_cgroup_val *v = bpf_map_lookup_elem(&nt_cgroups, &cgroup_id);
+
+	if (!v || v->kind == NT_CG_ANCESTOR)
+		return 0;
+	return v;
+}
+
+/* ---- cgroup created / removed ---- */
+
+static __always_inline int on_cgroup_mkdir(struct cgroup *cgrp, const char *path)
+{
+	struct nt_cgroup_val *parent_val, val = {};
+	struct nt_cgroup_event *e;
+	__u64 id, parent_id;
+
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != target_hierarchy_id)
+		return 0;
+	id = BPF_CORE_READ(cgrp, kn, id);
+	parent_id = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
+	parent_val = bpf_map_lookup_elem(&nt_cgroups, &parent_id);
+	if (parent_val) {
+		/* tracked before user space hears of it, so the container's
+		 * first exec cannot race past the filter */
+		val.kind = parent_val->kind == NT_CG_CONTAINER ? NT_CG_CONTAINER : NT_CG_PENDING;
+		if (bpf_map_update_elem(&nt_cgroups, &id, &val, BPF_NOEXIST) == -E2BIG)
+			count_drop(NT_DROP_MAP_FULL);
+	}
+	e = reserve(NT_EV_CGROUP_MKDIR, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, NT_EV_CGROUP_MKDIR, sizeof(*e), id, 0);
+	e->parent_id = parent_id;
+	e->level = BPF_CORE_READ(cgrp, level);
+	e->parent_tracked = parent_val ? 1 : 0;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int on_cgroup_rmdir(struct cgroup *cgrp, const char *path)
+{
+	struct nt_cgroup_event *e;
+	__u64 id;
+
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != target_hierarchy_id)
+		return 0;
+	id = BPF_CORE_READ(cgrp, kn, id);
+	if (bpf_map_delete_elem(&nt_cgroups, &id) != 0)
+		return 0;
+	e = reserve(NT_EV_CGROUP_RMDIR, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, NT_EV_CGROUP_RMDIR, sizeof(*e), id, 0);
+	e->parent_id = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
+	e->level = BPF_CORE_READ(cgrp, level);
+	e->parent_tracked = 0;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- exec ---- */
+
+static __always_inline int on_exec(struct task_struct *task, struct linux_binprm *bprm)
+{
+	struct nt_cgroup_val *v, *pv;
+	struct task_struct *parent;
+	struct nt_exec_event *e;
+	__u64 cg, parent_cg;
+	__u32 first, outside;
+
+	cg = task_cgroup_id(task);
+	v = tracked_container(cg);
+	if (!v)
+		return 0;
+	/* no compare-and-swap: 32-bit atomics need 5.12+ (EKS AL2 runs 5.10);
+	 * two racing first execs both say first, user space keeps the earlier */
+	first = !v->first_exec_seen;
+	if (first)
+		v->first_exec_seen = 1;
+	parent = BPF_CORE_READ(task, real_parent);
+	parent_cg = task_cgroup_id(parent);
+	pv = bpf_map_lookup_elem(&nt_cgroups, &parent_cg);
+	/* a parent in the container (or a sub-cgroup of it) is the container's
+	 * own fork+exec; anything else came from outside: runc exec, kubectl exec */
+	outside = !pv || pv->kind == NT_CG_ANCESTOR;
+	if (!first && !outside && !trace_all_execs)
+		return 0;
+	e = reserve(NT_EV_EXEC, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, NT_EV_EXEC, sizeof(*e), cg, task);
+	e->ppid = BPF_CORE_READ(parent, tgid);
+	e->first = first;
+	e->parent_cgroup_id = parent_cg;
+	e->from_outside = outside;
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- process exit ---- */
+
+static __always_inline int on_exit(struct task_struct *task)
+{
+	struct nt_exit_event *e;
+	struct signal_struct *sig;
+	__u32 code;
+	__u64 cg;
+
+	cg = task_cgroup_id(task);
+	if (!tracked_container(cg))
+		return 0;
+	sig = BPF_CORE_READ(task, signal);
+	/* the whole thread group is gone only when live reached zero; do_exit
+	 * decrements it before this tracepoint fires */
+	if (BPF_CORE_READ(sig, live.counter) != 0)
+		return 0;
+	if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT)
+		code = BPF_CORE_READ(sig, group_exit_code);
+	else
+		code = BPF_CORE_READ(task, exit_code);
+	e = reserve(NT_EV_EXIT, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, NT_EV_EXIT, sizeof(*e), cg, task);
+	e->exit_code = code;
+	e->start_boot_ns = task_start_boottime(BPF_CORE_READ(task, group_leader));
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- OOM ---- */
+
+/* Walk from the victim's memory cgroup towards the root and find the first
+ * level at its limit: that limit is what ran out. None at its limit means
+ * the node itself ran out of memory. */
+static __always_inline void oom_fill_memcg(struct nt_oom_event *e, struct task_struct *victim)
+{
+	struct cgroup_subsys_state *css = task_memcg_css(victim);
+	__u64 usage, max, margin;
+	int i;
+
+	e->node_wide = 1;
+	e->limit_level = 0;
+	for (i = 0; i < NT_OOM_LEVELS; i++) {
+		if (!css)
+			break;
+		usage = BPF_CORE_READ((struct mem_cgroup *)css, memory.usage.counter);
+		max = BPF_CORE_READ((struct mem_cgroup *)css, memory.max);
+		if (i == 0) {
+			e->victim_usage_bytes = usage * page_size;
+			e->victim_limit_bytes = max < UNLIMITED_PAGES ? max * page_size : 0;
+		}
+		if (max < UNLIMITED_PAGES) {
+			/* a charge fails within one batch or one huge page of
+			 * the limit: allow 2 MiB or 1/128 of the limit */
+			margin = (2ULL << 20) / page_size;
+			if (max / 128 > margin)
+				margin = max / 128;
+			if (usage + margin >= max) {
+				e->usage_bytes = usage * page_size;
+				e->limit_bytes = max * page_size;
+				e->limit_level = i;
+				e->node_wide = 0;
+				return;
+			}
+		}
+		css = BPF_CORE_READ(css, parent);
+	}
+}
+
+static __always_inline void oom_fill(struct nt_oom_event *e, struct task_struct *victim,
+				     __u64 cg)
+{
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+
+	fill_hdr(&e->hdr, NT_EV_OOM, sizeof(*e), cg, victim);
+	oom_fill_memcg(e, victim);
+	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
+	e->trigger_pid = BPF_CORE_READ(cur, tgid);
+	BPF_CORE_READ_STR_INTO(&e->trigger_comm, cur, comm);
+}
+
+static __always_inline int on_mark_victim(__u64 arg0)
+{
+	struct nt_oom_event *e, *snap;
+	struct task_struct *victim;
+	__u32 pid;
+	__u64 cg;
+
+	if (mark_victim_has_task) {
+		victim = (struct task_struct *)arg0;
+		cg = task_cgroup_id(victim);
+		if (!tracked_container(cg))
+			return 0;
+		e = reserve(NT_EV_OOM, sizeof(*e));
+		if (!e)
+			return 0;
+		oom_fill(e, victim, cg);
+		bpf_ringbuf_submit(e, 0);
+		return 0;
+	}
+	/* older kernels pass only the pid: use the snapshot the SIGKILL
+	 * just before it took (oom_kill_process sends it first) */
+	pid = (__u32)arg0;
+	snap = bpf_map_lookup_elem(&nt_oom_snap, &pid);
+	if (!snap)
+		return 0;
+	e = reserve(NT_EV_OOM, sizeof(*e));
+	if (e) {
+		__builtin_memcpy(e, snap, sizeof(*e));
+		e->hdr.ts_ns = bpf_ktime_get_boot_ns();
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&nt_oom_snap, &pid);
+	return 0;
+}
+
+/* ---- signals ---- */
+
+static __always_inline int on_signal(int sig, struct kernel_siginfo *info,
+				     struct task_struct *task, int result)
+{
+	struct task_struct *cur;
+	struct nt_signal_event *e;
+	__u64 cg;
+
+	if (sig != SIGTERM && sig != SIGKILL && sig != SIGINT && sig != SIGQUIT)
+		return 0;
+	cg = task_cgroup_id(task);
+	if (!tracked_container(cg))
+		return 0;
+	if (sig == SIGKILL && (unsigned long)info == SEND_SIG_PRIV_PTR && !mark_victim_has_task) {
+		struct nt_oom_event snap = {};
+		__u32 pid = BPF_CORE_READ(task, pid);
+
+		oom_fill(&snap, task, cg);
+		bpf_map_update_elem(&nt_oom_snap, &pid, &snap, BPF_ANY);
+	}
+	e = reserve(NT_EV_SIGNAL, sizeof(*e));
+	if (!e)
+		return 0;
+	cur = (struct task_struct *)bpf_get_current_task();
+	fill_hdr(&e->hdr, NT_EV_SIGNAL, sizeof(*e), cg, task);
+	e->sig = sig;
+	e->result = result;
+	e->sender_pid = BPF_CORE_READ(cur, pid);
+	e->sender_tgid = BPF_CORE_READ(cur, tgid);
+	e->sender_cgroup_id = task_cgroup_id(cur);
+	e->sender_kernel = (unsigned long)info == SEND_SIG_PRIV_PTR;
+	e->si_code = (unsigned long)info > SEND_SIG_PRIV_PTR ? BPF_CORE_READ(info, si_code) : 0;
+	BPF_CORE_READ_STR_INTO(&e->sender_comm, cur, comm);
+	BPF_CORE_READ_STR_INTO(&e->target_comm, task, comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- attach points: tp_btf, and raw_tp as the fallback ---- */
+
+#define NT_PROG_PAIR(tp, name, body, ...)                                       \
+	SEC("tp_btf/" #tp) int BPF_PROG(name##_btf, ##__VA_ARGS__) { return body; } \
+	SEC("raw_tp/" #tp) int BPF_PROG(name##_raw, ##__VA_ARGS__) { return body; }
+
+NT_PROG_PAIR(cgroup_mkdir, nt_cgroup_mkdir, on_cgroup_mkdir(cgrp, path),
+	     struct cgroup *cgrp, const char *path)
+NT_PROG_PAIR(cgroup_rmdir, nt_cgroup_rmdir, on_cgroup_rmdir(cgrp, path),
+	     struct cgroup *cgrp, const char *path)
+NT_PROG_PAIR(sched_process_exec, nt_exec, on_exec(p, bprm),
+	     struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+NT_PROG_PAIR(sched_process_exit, nt_exit, on_exit(p), struct task_struct *p)
+NT_PROG_PAIR(signal_generate, nt_signal, on_signal(sig, info, task, result),
+	     int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+NT_PROG_PAIR(mark_victim, nt_mark_victim, on_mark_victim(arg0), __u64 arg0)

@@ -1,0 +1,67 @@
+/* Records: the JSON objects nodetrail writes (docs/records.md).
+ *
+ * record_encode is pure: no I/O, no clock, so it is tested with golden
+ * files. Stages build a struct record and a cJSON object for the per-type
+ * part; the encoder fixes key order and the common keys. */
+#ifndef NODETRAIL_RECORD_H
+#define NODETRAIL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#define RECORD_SCHEMA "nodetrail/v1"
+#define RECORD_ID_LEN 16
+
+/* a wait status as the kernel stores it in task->exit_code */
+struct exit_status {
+	bool exited;              /* normal exit: code is valid */
+	int code;                 /* 0-255 */
+	int signal;               /* killing signal, 0 if none */
+	bool core_dumped;
+};
+
+void exit_status_decode(uint32_t raw, struct exit_status *ret);
+/* "SIGTERM", ..., or "SIG<n>" for unknown numbers (static or thread-unsafe buffer) */
+const char *signal_name(int sig);
+
+/* what every record says about the node */
+struct record_node {
+	const char *cluster_name;
+	const char *node_name;
+};
+
+struct record {
+	const char *type;         /* "container.exited", ... */
+	int64_t event_time_ns;    /* CLOCK_REALTIME ns */
+	uint64_t seq;
+	char record_id[RECORD_ID_LEN + 1];
+	const struct record_node *node;
+	/* pod and container: NULL/empty fields are omitted */
+	const char *pod_uid;
+	const char *qos_class;
+	const char *container_id;
+	const char *runtime;
+	const char *cgroup_path;
+	/* per-type object, encoded under `detail_key` ("kernel", "agent") */
+	const char *detail_key;
+	const cJSON *detail;
+	const char *sources[3];   /* NULL-terminated unless full */
+	const char *summary;
+};
+
+/* Encode r as one compact JSON object into buf (NUL-terminated). Returns
+ * its length, -ENOSPC if buf is too small, -ENOMEM. */
+int record_encode(const struct record *r, char *buf, size_t len);
+
+/* Deterministic id of a fact: 16 hex of SHA-256 over its type, the kernel's
+ * boot id and the numbers that identify it. */
+void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t b, uint64_t c,
+		    char ret[RECORD_ID_LEN + 1]);
+
+/* The highest "seq" among the records in the tail of a record file (so that
+ * seq continues after a restart, even after kill -9). 0 if none. */
+uint64_t record_last_seq_in_file(const char *path);
+
+#endif

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole suite: unit tests, then the real-kernel integration tests.
+# Prints one closing line "N passed, N failed[, N skipped]".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+total_pass=0 total_fail=0 total_skip=0
+
+count() { # $1: output; add its "N passed, N failed[, N skipped]" line
+	local line
+	line=$(echo "$1" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -1)
+	[ -z "$line" ] && { total_fail=$((total_fail + 1)); return; }
+	total_pass=$((total_pass + $(echo "$line" | sed -E 's/.*\b([0-9]+) passed.*/\1/')))
+	total_fail=$((total_fail + $(echo "$line" | sed -E 's/.*\b([0-9]+) failed.*/\1/')))
+	if echo "$line" | grep -q skipped; then
+		total_skip=$((total_skip + $(echo "$line" | sed -E 's/.*\b([0-9]+) skipped.*/\1/')))
+	fi
+}
+
+echo "== build checks"
+checks=0
+if make -s bpf ARCH=arm64 BUILD="$BUILD" >/dev/null 2>&1 && [ -s "$BUILD/bpf/arm64/lifecycle.bpf.o" ]; then
+	echo "ok: BPF object builds for arm64 (Graviton)"; checks=$((checks + 1))
+else
+	echo "FAIL: make bpf ARCH=arm64"; total_fail=$((total_fail + 1))
+fi
+if ./tests/readme-options.sh check "$BUILD/nodetrail"; then
+	echo "ok: README option table matches nodetrail --help-markdown"; checks=$((checks + 1))
+else
+	total_fail=$((total_fail + 1))
+fi
+total_pass=$((total_pass + checks))
+
+echo "== unit tests"
+out=$(make -s BUILD="$BUILD" unit 2>&1); rc=$?
+echo "$out"
+count "$out"
+[ $rc -ne 0 ] && [ "$total_fail" -eq 0 ] && total_fail=1
+
+echo "== integration tests (real kernel, runc)"
+out=$(./tests/integration/run.sh "$BUILD/nodetrail" 2>&1); rc=$?
+echo "$out"
+before=$total_fail
+count "$out"
+[ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
+
+if [ "$total_skip" -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,327 @@
+/* correlate (kernel side): sequences of probe events -> the records a user reads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nodetrail/correlate.h"
+
+#define POD_UID "0f3c2a9e-5b7d-4e21-9a1c-2b3d4e5f6a7b"
+#define CTR_ID "a126df15fba5713f57f1abad9c484cb75569e9f48f1169bd9710f63bb8af0e46"
+#define ROOT_ID 100
+#define QOS_ID 101
+#define POD_ID 102
+#define CTR_CG 103
+#define CHILD_CG 104
+#define HOST_CG 7
+
+struct captured {
+	int n;
+	char json[16][8192];
+	char types[16][32];
+};
+
+static void capture(void *ctx, struct record *r)
+{
+	struct captured *cap = ctx;
+
+	assert_true(cap->n < 16);
+	assert_true(record_encode(r, cap->json[cap->n], sizeof(cap->json[0])) > 0);
+	snprintf(cap->types[cap->n], sizeof(cap->types[0]), "%s", r->type);
+	cap->n++;
+}
+
+struct fixture {
+	struct correlator *c;
+	struct captured cap;
+	struct cgroup_mode mode;
+	struct record_node node;
+};
+
+static void mkdir_ev(struct correlator *c, uint64_t id, uint64_t parent, int parent_tracked, const char *path)
+{
+	struct nt_cgroup_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_CGROUP_MKDIR;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 1000;
+	ev.hdr.cgroup_id = id;
+	ev.parent_id = parent;
+	ev.parent_tracked = (uint32_t)parent_tracked;
+	snprintf(ev.path, sizeof(ev.path), "%s", path);
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void exec_ev(struct correlator *c, uint64_t cg, uint32_t tgid, int first, int outside, const char *comm)
+{
+	struct nt_exec_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_EXEC;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 2000;
+	ev.hdr.cgroup_id = cg;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.first = (uint32_t)first;
+	ev.from_outside = (uint32_t)outside;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
+	snprintf(ev.filename, sizeof(ev.filename), "/bin/%s", comm);
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void signal_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t sig, uint64_t sender_cg,
+		      int kernel, const char *sender)
+{
+	struct nt_signal_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_SIGNAL;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 3000;
+	ev.hdr.cgroup_id = cg;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.sig = sig;
+	ev.sender_tgid = 55;
+	ev.sender_cgroup_id = sender_cg;
+	ev.sender_kernel = (uint32_t)kernel;
+	snprintf(ev.sender_comm, sizeof(ev.sender_comm), "%s", sender);
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void exit_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code)
+{
+	struct nt_exit_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_EXIT;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 5000000000ULL;
+	ev.hdr.cgroup_id = cg;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.exit_code = code;
+	ev.start_boot_ns = 2000000000ULL;
+	snprintf(ev.comm, sizeof(ev.comm), "app");
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct correlate_options o = { 0 };
+
+	f->mode.name = "v1";
+	f->node.node_name = "node-a";
+	f->node.cluster_name = "c1";
+	o.node = &f->node;
+	o.boot_id = "boot";
+	o.mode = &f->mode;
+	o.max_cgroups = 64;
+	o.emit = capture;
+	o.emit_ctx = &f->cap;
+	f->c = correlator_new(&o);
+	assert_non_null(f->c);
+	/* kubelet's roots, a pod and its container, as cgroup_mkdir reports them */
+	mkdir_ev(f->c, ROOT_ID, 1, 0, "/kubepods");
+	mkdir_ev(f->c, QOS_ID, ROOT_ID, 1, "/kubepods/burstable");
+	mkdir_ev(f->c, POD_ID, QOS_ID, 1, "/kubepods/burstable/pod" POD_UID);
+	mkdir_ev(f->c, CTR_CG, POD_ID, 1, "/kubepods/burstable/pod" POD_UID "/" CTR_ID);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	correlator_free(f->c);
+	free(f);
+	return 0;
+}
+
+static cJSON *record_at(struct fixture *f, int i)
+{
+	cJSON *o = cJSON_Parse(f->cap.json[i]);
+
+	assert_non_null(o);
+	return o;
+}
+
+static const char *str_at(cJSON *o, const char *a, const char *b)
+{
+	cJSON *v = cJSON_GetObjectItem(o, a);
+
+	if (b)
+		v = cJSON_GetObjectItem(v, b);
+	return cJSON_GetStringValue(v);
+}
+
+static double num_at(cJSON *o, const char *a, const char *b)
+{
+	cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(o, a), b);
+
+	assert_non_null(v);
+	return cJSON_GetNumberValue(v);
+}
+
+static void test_exit_code(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *o;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	exit_ev(f->c, CTR_CG, 4242, 3 << 8);
+	assert_int_equal(f->cap.n, 1);
+	o = record_at(f, 0);
+	assert_string_equal(str_at(o, "type", NULL), "container.exited");
+	assert_string_equal(str_at(o, "pod", "uid"), POD_UID);
+	assert_string_equal(str_at(o, "container", "id"), CTR_ID);
+	assert_int_equal((int)num_at(o, "kernel", "exit_code"), 3);
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "signal"));
+	assert_true(num_at(o, "kernel", "run_time_s") == 3.0);
+	assert_non_null(strstr(str_at(o, "summary", NULL), "exited with code 3"));
+	cJSON_Delete(o);
+
+	/* a second exit of the same process is not a second record */
+	exit_ev(f->c, CTR_CG, 4242, 3 << 8);
+	assert_int_equal(f->cap.n, 1);
+}
+
+static void test_sigterm_external(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *o, *sigs, *s;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	assert_int_equal(f->cap.n, 1);
+	o = record_at(f, 0);
+	assert_int_equal((int)num_at(o, "kernel", "exit_code"), 143);
+	sigs = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "signals");
+	assert_int_equal(cJSON_GetArraySize(sigs), 1);
+	s = cJSON_GetArrayItem(sigs, 0);
+	assert_string_equal(str_at(s, "signal", NULL), "SIGTERM");
+	assert_string_equal(str_at(s, "sender", NULL), "external");
+	assert_string_equal(str_at(s, "sender_comm", NULL), "runc");
+	assert_non_null(strstr(str_at(o, "summary", NULL), "after SIGTERM from runc"));
+	cJSON_Delete(o);
+}
+
+static void test_sigkill_self_from_child_cgroup(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *o;
+
+	mkdir_ev(f->c, CHILD_CG, CTR_CG, 1, "/kubepods/burstable/pod" POD_UID "/" CTR_ID "/worker");
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	/* a process in the container's sub-cgroup kills the main process */
+	signal_ev(f->c, CTR_CG, 4242, 9, CHILD_CG, 0, "killer");
+	exit_ev(f->c, CTR_CG, 4242, 9);
+	o = record_at(f, 0);
+	assert_int_equal((int)num_at(o, "kernel", "signal"), 9);
+	assert_string_equal(str_at(o, "kernel", "signal_name"), "SIGKILL");
+	assert_string_equal(str_at(cJSON_GetObjectItem(o, "kernel"), "fatal_signal", "sender"), "self");
+	cJSON_Delete(o);
+}
+
+static void test_oom(void **state)
+{
+	struct fixture *f = *state;
+	struct nt_oom_event ev = { 0 };
+	cJSON *o;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	ev.hdr.type = NT_EV_OOM;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 4000;
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = 4242;
+	ev.usage_bytes = 536870912 - 4096;
+	ev.limit_bytes = 536870912;
+	ev.victim_usage_bytes = ev.usage_bytes;
+	ev.victim_limit_bytes = ev.limit_bytes;
+	snprintf(ev.comm, sizeof(ev.comm), "app");
+	correlator_kernel_event(f->c, &ev.hdr);
+	signal_ev(f->c, CTR_CG, 4242, 9, HOST_CG, 1, "app");
+	exit_ev(f->c, CTR_CG, 4242, 9);
+	assert_int_equal(f->cap.n, 2);
+	assert_string_equal(f->cap.types[0], "container.oom_killed");
+	o = record_at(f, 0);
+	assert_string_equal(str_at(o, "kernel", "limit_scope"), "container");
+	assert_true(num_at(o, "kernel", "memory_limit_bytes") == 536870912.0);
+	assert_non_null(strstr(str_at(o, "summary", NULL), "512.0 MiB container limit"));
+	cJSON_Delete(o);
+	o = record_at(f, 1);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "oom_killed")));
+	assert_string_equal(str_at(cJSON_GetObjectItem(o, "kernel"), "fatal_signal", "sender"), "kernel");
+	cJSON_Delete(o);
+}
+
+static void test_exec_from_outside_only(void **state)
+{
+	struct fixture *f = *state;
+	cJSON *o;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	exec_ev(f->c, CTR_CG, 4300, 0, 0, "sleep");  /* the container's own fork+exec */
+	exec_ev(f->c, CTR_CG, 4301, 0, 1, "sh");     /* kubectl exec */
+	assert_int_equal(f->cap.n, 1);
+	o = record_at(f, 0);
+	assert_string_equal(str_at(o, "type", NULL), "container.exec");
+	assert_string_equal(str_at(o, "kernel", "comm"), "sh");
+	assert_string_equal(str_at(o, "kernel", "exe"), "/bin/sh");
+	cJSON_Delete(o);
+	/* an exec'd-in process exiting is not the container exiting */
+	exit_ev(f->c, CTR_CG, 4301, 0);
+	assert_int_equal(f->cap.n, 1);
+}
+
+static void test_outside_kubernetes_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct correlate_stats st;
+
+	mkdir_ev(f->c, 500, 1, 0, "/system.slice/cron.service");
+	exec_ev(f->c, 500, 77, 1, 1, "cron");
+	exit_ev(f->c, 500, 77, 0);
+	/* the pod cgroup itself is not a container */
+	exec_ev(f->c, POD_ID, 78, 1, 1, "odd");
+	exit_ev(f->c, POD_ID, 78, 0);
+	assert_int_equal(f->cap.n, 0);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.containers, 1);
+}
+
+static void test_signal_list_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct correlate_stats st;
+	cJSON *o;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	for (int i = 0; i < 20; i++)
+		signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "kubelet");
+	exit_ev(f->c, CTR_CG, 4242, 0);
+	o = record_at(f, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "signals")), 8);
+	assert_int_equal((int)num_at(o, "kernel", "signals_dropped"), 12);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.signals_dropped, 12);
+	cJSON_Delete(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exit_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_external, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigkill_self_from_child_cgroup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_from_outside_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outside_kubernetes_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_list_bounded, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

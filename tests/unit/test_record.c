@@ -1,0 +1,145 @@
+/* record: exit-status decoding, the encoder against golden files, ids, seq recovery. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "nodetrail/record.h"
+
+static void test_exit_status(void **state)
+{
+	static const struct {
+		uint32_t raw;
+		int exited, code, signal, core;
+	} cases[] = {
+		{ 0x0000, 1, 0, 0, 0 },     /* exit(0) */
+		{ 0x0300, 1, 3, 0, 0 },     /* exit(3) */
+		{ 0xff00, 1, 255, 0, 0 },   /* exit(-1) */
+		{ 0x8f00, 1, 143, 0, 0 },   /* a shell's exit after SIGTERM: 128+15 */
+		{ 0x0009, 0, 0, 9, 0 },     /* SIGKILL */
+		{ 0x000f, 0, 0, 15, 0 },    /* SIGTERM */
+		{ 0x0086, 0, 0, 6, 1 },     /* SIGABRT with core */
+		{ 0x008b, 0, 0, 11, 1 },    /* SIGSEGV with core */
+	};
+	struct exit_status es;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		exit_status_decode(cases[i].raw, &es);
+		assert_int_equal(es.exited, cases[i].exited);
+		assert_int_equal(es.code, cases[i].code);
+		assert_int_equal(es.signal, cases[i].signal);
+		assert_int_equal(es.core_dumped, cases[i].core);
+	}
+	assert_string_equal(signal_name(9), "SIGKILL");
+	assert_string_equal(signal_name(15), "SIGTERM");
+	assert_string_equal(signal_name(0), "none");
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return buf;
+}
+
+static void test_encode_golden(void **state)
+{
+	struct record_node node = { .cluster_name = "prod-eks", .node_name = "ip-10-0-1-23.ec2.internal" };
+	struct record r = { 0 };
+	char buf[4096], *want;
+	cJSON *k;
+	int n;
+
+	k = cJSON_Parse("{\"pid\":4242,\"comm\":\"api\",\"exit_code\":3}");
+	r.type = "container.exited";
+	r.event_time_ns = 1764000000123456789LL;
+	r.seq = 17;
+	strcpy(r.record_id, "0123456789abcdef");
+	r.node = &node;
+	r.pod_uid = "87c52d60-fefd-45a9-a420-895256fc03b5";
+	r.qos_class = "burstable";
+	r.container_id = "a126df15fba5713f57f1abad9c484cb75569e9f48f1169bd9710f63bb8af0e46";
+	r.runtime = "containerd";
+	r.cgroup_path = "/kubepods/burstable/pod87c52d60-fefd-45a9-a420-895256fc03b5/a126df15fba5713f57f1abad9c484cb75569e9f48f1169bd9710f63bb8af0e46";
+	r.detail_key = "kernel";
+	r.detail = k;
+	r.sources[0] = "kernel";
+	r.summary = "container a126df15fba5 (api) exited with code 3";
+	n = record_encode(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	want = read_file(DATA_DIR "/record/container_exited.json");
+	assert_string_equal(buf, want);
+	free(want);
+
+	/* no pod, no container: those keys are left out, not empty */
+	r.pod_uid = NULL;
+	r.container_id = "";
+	n = record_encode(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_null(strstr(buf, "\"pod\""));
+	assert_null(strstr(buf, "\"container\""));
+
+	/* a buffer too small is an error, never a cut record */
+	assert_int_equal(record_encode(&r, buf, 40), -ENOSPC);
+	cJSON_Delete(k);
+}
+
+static void test_record_id(void **state)
+{
+	char a[RECORD_ID_LEN + 1], b[RECORD_ID_LEN + 1], c[RECORD_ID_LEN + 1];
+
+	record_make_id("container.exited", "boot-1", 1, 2, 3, a);
+	record_make_id("container.exited", "boot-1", 1, 2, 3, b);
+	record_make_id("container.exited", "boot-2", 1, 2, 3, c);
+	assert_int_equal(strlen(a), RECORD_ID_LEN);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	for (int i = 0; i < RECORD_ID_LEN; i++)
+		assert_true((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
+}
+
+static void test_last_seq(void **state)
+{
+	char path[] = "/tmp/nodetrail-seq-XXXXXX";
+	int fd = mkstemp(path);
+	const char *lines =
+		"2026-01-01T00:00:00.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"seq\":41,\"type\":\"a\"}\n"
+		"2026-01-01T00:00:01.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"seq\":42,\"type\":\"b\"}\n"
+		"2026-01-01T00:00:02.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"se"; /* cut by a crash */
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
+	close(fd);
+	assert_int_equal(record_last_seq_in_file(path), 42);
+	unlink(path);
+	assert_int_equal(record_last_seq_in_file(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_status),
+		cmocka_unit_test(test_encode_golden),
+		cmocka_unit_test(test_record_id),
+		cmocka_unit_test(test_last_seq),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
