@@ -1,0 +1,91 @@
+"""Run the real agent and read the records it writes."""
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) stdout F (\{.*\})$")
+AGENT = os.environ.get("NODETRAIL_AGENT", "build/nodetrail")
+
+
+class Agent:
+    def __init__(self, *extra_args, node="itest-node", env=None):
+        self.tmp = tempfile.mkdtemp(prefix="nodetrail-itest-")
+        self.out = os.path.join(self.tmp, "out")
+        self.state = os.path.join(self.tmp, "state")
+        os.makedirs(self.out)
+        self.args = [AGENT, "--bpf", "on", "--output-dir", self.out, "--state-dir", self.state,
+                     "--node-name", node, "--cluster-name", "itest", "--log-level", "debug",
+                     "--status-interval", "0"] + list(extra_args)
+        self.env = dict(os.environ, POD_NAME="nodetrail-itest", POD_NAMESPACE="kube-system",
+                        POD_UID=str(uuid.uuid4()), CONTAINER_NAME="agent")
+        self.env.update(env or {})
+        self.stderr_path = os.path.join(self.tmp, "agent.stderr")
+        self.proc = None
+
+    def start(self, timeout=15):
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env=self.env)
+        self.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["state"] == "started",
+                      timeout=timeout, what="agent.status started")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=3):
+        """Stop it; returns (exit code, seconds it took)."""
+        t0 = time.time()
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError(f"agent did not exit within {timeout} s of {sig!r}")
+        finally:
+            self.stderr.close()
+        return rc, time.time() - t0
+
+    def log(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def files(self):
+        return sorted(glob.glob(os.path.join(self.out, "*.log")))
+
+    def lines(self):
+        out = []
+        for path in self.files():
+            with open(path) as f:
+                out.extend(f.read().splitlines())
+        return out
+
+    def records(self):
+        """Every record, checking each line's CRI format on the way."""
+        recs = []
+        for line in self.lines():
+            m = LINE_RE.match(line)
+            if not m:
+                raise AssertionError(f"not a CRI line: {line!r}")
+            recs.append(json.loads(m.group(2)))
+        return recs
+
+    def wait_for(self, pred, timeout=10, what="record"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for r in self.records():
+                if pred(r):
+                    return r
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"agent exited ({self.proc.returncode}) while waiting for {what}:\n"
+                                     + self.log()[-3000:])
+            time.sleep(0.05)
+        raise AssertionError(f"no {what} within {timeout} s; records: "
+                             + json.dumps([r.get("summary") for r in self.records()], indent=1))
+
+    def for_container(self, cid, rtype):
+        return [r for r in self.records() if r["type"] == rtype and r.get("container", {}).get("id") == cid]

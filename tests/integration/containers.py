@@ -1,0 +1,162 @@
+"""Real runc containers in kubelet-style cgroups, for the integration tests and the demo.
+
+No systemd runs on the test machines, so runc uses its cgroupfs driver and we give it the
+paths each kubelet cgroup driver would produce:
+  systemd:  /kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice/cri-containerd-<id>.scope
+  cgroupfs: /kubepods/<qos>/pod<uid>/<id>
+"""
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def hierarchies():
+    """Every mounted cgroup hierarchy directory (v1 controllers and the unified one)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            fstype = parts[parts.index("-") + 1]
+            if fstype in ("cgroup", "cgroup2") and parts[4].startswith(CGROUP_ROOT):
+                out.append(parts[4])
+    return out
+
+
+def kubelet_roots():
+    """Create the roots and QoS cgroups a kubelet creates at its start."""
+    for h in hierarchies():
+        for d in ("kubepods", "kubepods/burstable", "kubepods/besteffort",
+                  "kubepods.slice", "kubepods.slice/kubepods-burstable.slice",
+                  "kubepods.slice/kubepods-besteffort.slice"):
+            os.makedirs(os.path.join(h, d), exist_ok=True)
+
+
+def cgroups_path(layout, qos, pod_uid, cid):
+    if layout == "systemd":
+        u = pod_uid.replace("-", "_")
+        if qos == "guaranteed":
+            return f"/kubepods.slice/kubepods-pod{u}.slice/cri-containerd-{cid}.scope"
+        return (f"/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{u}.slice/"
+                f"cri-containerd-{cid}.scope")
+    if qos == "guaranteed":
+        return f"/kubepods/pod{pod_uid}/{cid}"
+    return f"/kubepods/{qos}/pod{pod_uid}/{cid}"
+
+
+class Rootfs:
+    """A busybox root filesystem shared (read-only) by every container."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="nodetrail-rootfs-")
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        busybox = shutil.which("busybox") or "/bin/busybox"
+        shutil.copy(busybox, os.path.join(bindir, "busybox"))
+        for applet in ("sh", "sleep", "true", "false", "dd", "kill", "cat", "head", "trap", "echo"):
+            os.symlink("busybox", os.path.join(bindir, applet))
+        for d in ("proc", "dev", "sys", "tmp"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Container:
+    """One runc container: create with Container(...).start(), then wait()/kill()/remove()."""
+
+    def __init__(self, rootfs, args, layout="cgroupfs", qos="burstable", memory_limit=None,
+                 pod_uid=None, name=None):
+        self.pod_uid = pod_uid or str(uuid.uuid4())
+        self.id = secrets.token_hex(32)
+        self.name = name or "nt-" + self.id[:12]
+        self.layout = layout
+        self.cgroup = cgroups_path(layout, qos, self.pod_uid, self.id)
+        self.bundle = tempfile.mkdtemp(prefix="nodetrail-bundle-")
+        self.log = os.path.join(self.bundle, "out.log")
+        self.pid = None
+        spec = self._spec(rootfs, args, memory_limit)
+        with open(os.path.join(self.bundle, "config.json"), "w") as f:
+            json.dump(spec, f)
+
+    def _spec(self, rootfs, args, memory_limit):
+        spec = {
+            "ociVersion": "1.0.2",
+            "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                        "env": ["PATH=/bin"], "cwd": "/", "noNewPrivileges": True},
+            "root": {"path": rootfs.dir, "readonly": True},
+            "hostname": self.name,
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+            ],
+            "linux": {
+                "cgroupsPath": self.cgroup,
+                "namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")],
+                "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+                "maskedPaths": ["/proc/kcore"],
+            },
+        }
+        if memory_limit:
+            spec["linux"]["resources"]["memory"] = {"limit": memory_limit, "swap": memory_limit}
+        return spec
+
+    def start(self):
+        """Create and start detached; stdout/stderr to a file, no terminal."""
+        with open(self.log, "w") as out:
+            subprocess.run(["runc", "create", "--bundle", self.bundle, self.name],
+                           stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True, timeout=20)
+        self.pid = int(self.state()["pid"])
+        subprocess.run(["runc", "start", self.name], check=True, timeout=20,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def state(self):
+        p = subprocess.run(["runc", "state", self.name], capture_output=True, text=True, timeout=10)
+        if p.returncode != 0:
+            return {"status": "gone"}
+        return json.loads(p.stdout)
+
+    def wait(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.state()["status"] in ("stopped", "gone"):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def exec(self, args, timeout=20):
+        return subprocess.run(["runc", "exec", self.name] + args, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def kill(self, sig="TERM"):
+        subprocess.run(["runc", "kill", self.name, sig], check=True, timeout=10,
+                       capture_output=True)
+
+    def remove(self):
+        subprocess.run(["runc", "delete", "-f", self.name], capture_output=True, timeout=20)
+        # runc removes its cgroups; the pod-level ones are the kubelet's to remove
+        pod_dir = os.path.dirname(self.cgroup)
+        for h in hierarchies():
+            for d in (self.cgroup, pod_dir):
+                try:
+                    os.rmdir(h + d)
+                except OSError:
+                    pass
+        shutil.rmtree(self.bundle, ignore_errors=True)
+
+
+def cleanup_stale(prefix="nt-"):
+    """Remove containers a crashed earlier run left behind."""
+    p = subprocess.run(["runc", "list", "-q"], capture_output=True, text=True)
+    for name in p.stdout.split():
+        if name.startswith(prefix):
+            subprocess.run(["runc", "delete", "-f", name], capture_output=True)
