@@ -97,6 +97,7 @@ static void emit_status(struct agent *a, const char *state)
 		return;
 	cJSON_AddStringToObject(o, "state", state);
 	cJSON_AddStringToObject(o, "version", NODETRAIL_VERSION);
+	cJSON_AddNumberToObject(o, "pid", getpid());
 	cJSON_AddStringToObject(o, "bpf", a->probes ? "on" : "off");
 	if (!a->probes)
 		cJSON_AddStringToObject(o, "bpf_reason", a->bpf_reason);

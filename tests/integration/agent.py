@@ -7,23 +7,22 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 
 LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) stdout F (\{.*\})$")
 AGENT = os.environ.get("NODETRAIL_AGENT", "build/nodetrail")
 
 
 class Agent:
-    def __init__(self, *extra_args, node="itest-node", env=None):
-        self.tmp = tempfile.mkdtemp(prefix="nodetrail-itest-")
+    def __init__(self, *extra_args, node="itest-node", env=None, tmp=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="nodetrail-itest-")
         self.out = os.path.join(self.tmp, "out")
         self.state = os.path.join(self.tmp, "state")
-        os.makedirs(self.out)
+        os.makedirs(self.out, exist_ok=True)
         self.args = [AGENT, "--bpf", "on", "--output-dir", self.out, "--state-dir", self.state,
                      "--node-name", node, "--cluster-name", "itest", "--log-level", "debug",
                      "--status-interval", "0"] + list(extra_args)
         self.env = dict(os.environ, POD_NAME="nodetrail-itest", POD_NAMESPACE="kube-system",
-                        POD_UID=str(uuid.uuid4()), CONTAINER_NAME="agent")
+                        POD_UID="5e1f0c2a-7d4b-4c1e-9f3a-8b2d6e4f1a0c", CONTAINER_NAME="agent")
         self.env.update(env or {})
         self.stderr_path = os.path.join(self.tmp, "agent.stderr")
         self.proc = None
@@ -32,8 +31,9 @@ class Agent:
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      env=self.env)
-        self.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["state"] == "started",
-                      timeout=timeout, what="agent.status started")
+        pid = self.proc.pid
+        self.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["state"] == "started"
+                      and r["agent"].get("pid") == pid, timeout=timeout, what="agent.status started")
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=3):
