@@ -7,7 +7,7 @@ BPFTOOL ?= bpftool
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD) \
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD) \
 	-D_GNU_SOURCE -DNODETRAIL_VERSION='"$(VERSION)"'
 LDLIBS = -lbpf -lelf -lz -lcurl -lcjson -luring -lcrypto
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -49,24 +49,24 @@ $(SKEL): $(BUILD)/bpf/$(ARCH)/lifecycle.bpf.o
 
 $(BUILD)/obj/%.o: agent/%.c $(wildcard include/nodetrail/*.h) $(SKEL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libnodetrail.a: $(AGENT_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libnodetrail.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFIXTURES_DIR='"$(abspath ../shared/fixtures)"' -DDATA_DIR='"$(abspath tests/data)"' \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(abspath ../shared/fixtures)"' -DDATA_DIR='"$(abspath tests/data)"' \
 		-o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	./tests/run-unit.sh $(UNIT_BIN)
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit all
 
 integration: all
 	./tests/integration/run.sh $(BUILD)/nodetrail

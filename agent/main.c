@@ -290,6 +290,8 @@ static int setup(struct agent *a)
 		po.hierarchy_id = a->mode.hierarchy_id;
 		po.ringbuf_bytes = a->cfg.ringbuf_kib * 1024;
 		po.cgroup_map_max = a->cfg.cgroup_map_max;
+		po.try_tp_btf = strcmp(a->cfg.attach, "raw_tp") != 0;
+		po.try_raw_tp = strcmp(a->cfg.attach, "tp_btf") != 0;
 		r = probes_new(&po, on_kernel_event, a, &a->probes, a->bpf_reason, sizeof(a->bpf_reason));
 		if (r < 0 && a->cfg.bpf == CONFIG_ON) {
 			log_error("eBPF required (--bpf on) but unavailable: %s", a->bpf_reason);

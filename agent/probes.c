@@ -182,7 +182,6 @@ int probes_new(const struct probes_options *opts, probes_event_cb cb, void *ctx,
 	       char *errbuf, size_t errlen)
 {
 	struct probes *p;
-	char btf_err[256];
 	int err;
 
 	err = probes_check_support(errbuf, errlen);
@@ -197,15 +196,18 @@ int probes_new(const struct probes_options *opts, probes_event_cb cb, void *ctx,
 	p->ctx = ctx;
 	libbpf_set_print(libbpf_log);
 
-	/* tp_btf first; raw_tp has the same arguments and also needs no tracefs */
-	err = open_load_attach(opts, true, &p->skel, btf_err, sizeof(btf_err));
-	p->attach_mode = "tp_btf";
-	if (err && err != -EPERM && err != -EACCES) {
-		log_warn("%s, trying raw tracepoints", btf_err);
+	/* tp_btf first; raw_tp has the same arguments and, like tp_btf, needs
+	 * no tracefs (classic tracepoints would) */
+	err = -ENOENT;
+	if (opts->try_tp_btf) {
+		err = open_load_attach(opts, true, &p->skel, errbuf, errlen);
+		p->attach_mode = "tp_btf";
+	}
+	if (err && err != -EPERM && err != -EACCES && opts->try_raw_tp) {
+		if (opts->try_tp_btf)
+			log_warn("%s, trying raw tracepoints", errbuf);
 		err = open_load_attach(opts, false, &p->skel, errbuf, errlen);
 		p->attach_mode = "raw_tp";
-	} else if (err) {
-		snprintf(errbuf, errlen, "%s", btf_err);
 	}
 	if (err)
 		goto cleanup;

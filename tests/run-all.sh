@@ -44,6 +44,19 @@ before=$total_fail
 count "$out"
 [ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
 
+echo "== unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
+out=$(make -s asan 2>&1); rc=$?
+echo "$out" | tail -3
+before=$total_fail
+count "$out"
+[ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
+out=$(./tests/integration/run.sh build-asan/nodetrail 2>&1); rc=$?
+echo "$out" | grep -vE '\.\.\. ok$'
+before=$total_fail
+count "$out"
+[ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
+
 if [ "$total_skip" -gt 0 ]; then
 	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 else

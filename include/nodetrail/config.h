@@ -18,6 +18,7 @@ struct config {
 	enum config_mode bpf;     /* eBPF: auto, on (required), off */
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */
+	char attach[16];          /* probe attach: auto (tp_btf, else raw_tp), tp_btf, raw_tp */
 	uint64_t max_file_bytes;  /* rotate the output file at this size */
 	uint32_t keep_rotated;    /* rotated files kept */
 	uint32_t ringbuf_kib;     /* BPF ring buffer size */

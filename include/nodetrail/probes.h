@@ -15,6 +15,8 @@ struct probes_options {
 	uint32_t ringbuf_bytes;   /* ring buffer size, power of two */
 	uint32_t cgroup_map_max;  /* entries of the tracked-cgroup map */
 	bool trace_all_execs;     /* every exec in a container, not only first and outside */
+	bool try_tp_btf;          /* attach tp_btf programs first */
+	bool try_raw_tp;          /* fall back to (or use only) raw tracepoints */
 };
 
 /* One event, already size-checked and copied to aligned memory. */

@@ -72,7 +72,7 @@ class Container:
     """One runc container: create with Container(...).start(), then wait()/kill()/remove()."""
 
     def __init__(self, rootfs, args, layout="cgroupfs", qos="burstable", memory_limit=None,
-                 pod_uid=None, name=None):
+                 pod_uid=None, name=None, pod_memory_limit=None):
         self.pod_uid = pod_uid or str(uuid.uuid4())
         self.id = secrets.token_hex(32)
         self.name = name or "nt-" + self.id[:12]
@@ -81,9 +81,21 @@ class Container:
         self.bundle = tempfile.mkdtemp(prefix="nodetrail-bundle-")
         self.log = os.path.join(self.bundle, "out.log")
         self.pid = None
+        if pod_memory_limit:
+            self._limit_pod(pod_memory_limit)
         spec = self._spec(rootfs, args, memory_limit)
         with open(os.path.join(self.bundle, "config.json"), "w") as f:
             json.dump(spec, f)
+
+    def _limit_pod(self, limit):
+        """A pod-level memory limit, as kubelet sets from the sum of the containers' limits."""
+        pod_dir = os.path.dirname(self.cgroup)
+        for h in hierarchies():
+            for name in ("memory.limit_in_bytes", "memory.max"):
+                if os.path.exists(os.path.join(h, name)) or os.path.exists(os.path.join(h, "kubepods", name)):
+                    os.makedirs(h + pod_dir, exist_ok=True)
+                    with open(os.path.join(h + pod_dir, name), "w") as f:
+                        f.write(str(limit))
 
     def _spec(self, rootfs, args, memory_limit):
         spec = {

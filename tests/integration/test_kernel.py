@@ -29,6 +29,9 @@ def missing_prerequisite():
 
 
 class KernelPipeline(unittest.TestCase):
+    AGENT_ARGS = ()
+    ATTACH = "tp_btf"
+
     @classmethod
     def setUpClass(cls):
         why = missing_prerequisite()
@@ -42,7 +45,7 @@ class KernelPipeline(unittest.TestCase):
         cls.started = []
         # a container that exists before the agent and exits after it is ready
         cls.early = cls.run_container(["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7"])
-        cls.agent = Agent().start()
+        cls.agent = Agent(*cls.AGENT_ARGS).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -151,6 +154,21 @@ class KernelPipeline(unittest.TestCase):
         self.assertEqual(r["kernel"]["fatal_signal"]["sender"], "kernel")
         self.assertIn("OOM-killed", r["summary"])
 
+    def test_oom_at_pod_limit(self):
+        # no container limit: the pod's cgroup (a level up) is what runs out
+        limit = 48 * 1024 * 1024
+        c = self.run_container(["dd", "if=/dev/zero", "of=/dev/null", "bs=80M", "count=1"],
+                               pod_memory_limit=limit)
+        oom = self.agent.wait_for(lambda r: r["type"] == "container.oom_killed"
+                                  and r["container"]["id"] == c.id, what="container.oom_killed")
+        k = oom["kernel"]
+        self.assertEqual(k["limit_scope"], "pod")
+        self.assertEqual(k["limit_level"], 1)
+        self.assertEqual(k["memory_limit_bytes"], limit)
+        self.assertNotIn("container_limit_bytes", k)
+        self.assertIn("48.0 MiB pod limit", oom["summary"])
+        self.exited(c)
+
     def test_exec_into_running_container(self):
         # the container's own fork+execs (sleep in a loop) must not count as execs into it
         c = self.run_container(["sh", "-c", "while true; do sleep 0.05; done"])
@@ -208,7 +226,15 @@ class KernelPipeline(unittest.TestCase):
                 self.assertNotIn(key, r)
         status = recs[0]
         self.assertEqual(status["agent"]["bpf"], "on")
+        self.assertEqual(status["agent"]["attach"], self.ATTACH)
+        self.assertEqual(status["agent"]["io"], "io_uring")
         self.assertEqual(sum(status["agent"]["ringbuf_drops"].values()), 0)
+
+
+class KernelPipelineRawTracepoints(KernelPipeline):
+    """The same scenarios through the raw_tp fallback programs."""
+    AGENT_ARGS = ("--attach", "raw_tp")
+    ATTACH = "raw_tp"
 
 
 if __name__ == "__main__":

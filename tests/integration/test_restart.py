@@ -36,7 +36,8 @@ class Restart(unittest.TestCase):
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait()
         first.stderr.close()
-        second = Agent(tmp=first.tmp).start()
+        # the second one as if seccomp refused io_uring: same file, plain write(2)
+        second = Agent(tmp=first.tmp, env={"NODETRAIL_DISABLE_IO_URING": "1"}).start()
         self.run_to_exit(second, 12)
         rc, _ = second.stop()
         self.assertEqual(rc, 0)
@@ -46,6 +47,7 @@ class Restart(unittest.TestCase):
         self.assertEqual([r["kernel"]["exit_code"] for r in recs if r["type"] == "container.exited"], [11, 12])
         starts = [r for r in recs if r["type"] == "agent.status" and r["agent"]["state"] == "started"]
         self.assertEqual(len(starts), 2)
+        self.assertEqual([s["agent"]["io"] for s in starts], ["io_uring", "write"])
         self.assertEqual(len(second.files()), 1)  # the same file, appended to
 
 
