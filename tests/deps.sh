@@ -31,6 +31,10 @@ if command -v apt-get >/dev/null 2>&1 && [ -r /etc/debian_version ]; then
 		echo "deps: installing$pkgs"
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq
+		# Ubuntu ships bpftool in linux-tools-* rather than a package of its own
+		if echo " $pkgs " | grep -q " bpftool " && ! apt-cache show bpftool >/dev/null 2>&1; then
+			pkgs=$(echo " $pkgs " | sed 's/ bpftool / linux-tools-common linux-tools-generic /')
+		fi
 		apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 	fi
 fi

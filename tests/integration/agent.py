@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -10,6 +11,30 @@ import time
 
 LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) stdout F (\{.*\})$")
 AGENT = os.environ.get("NODETRAIL_AGENT", "build/nodetrail")
+REQUIRE = os.environ.get("REQUIRE_BPF") == "1"
+
+
+def missing_prerequisite():
+    """Why real-kernel tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "kernel has no BTF"
+    if not shutil.which("runc"):
+        return "runc not installed"
+    if not (shutil.which("busybox") or os.path.exists("/bin/busybox")):
+        return "busybox not installed"
+    return None
+
+
+def require_real_kernel(skip):
+    """Skip (via the skip callable) where the machine cannot run real-kernel tests,
+    except under REQUIRE_BPF=1, where that is a failure."""
+    why = missing_prerequisite()
+    if why:
+        if REQUIRE:
+            raise AssertionError(f"REQUIRE_BPF=1 but {why}")
+        skip(why)
 
 
 class Agent:

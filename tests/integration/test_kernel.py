@@ -3,29 +3,16 @@
 One agent runs for the whole class; each test drives its own containers and asserts on the
 records the agent wrote to its CRI-format file.
 """
-import os
-import shutil
 import signal
 import subprocess
 import time
 import unittest
 
 import containers
-from agent import Agent
+from agent import Agent, require_real_kernel
 
-REQUIRE = os.environ.get("REQUIRE_BPF") == "1"
-
-
-def missing_prerequisite():
-    if os.geteuid() != 0:
-        return "not root"
-    if not os.path.exists("/sys/kernel/btf/vmlinux"):
-        return "kernel has no BTF"
-    if not shutil.which("runc"):
-        return "runc not installed"
-    if not (shutil.which("busybox") or os.path.exists("/bin/busybox")):
-        return "busybox not installed"
-    return None
+def skip_class(why):
+    raise unittest.SkipTest(why)
 
 
 class KernelPipeline(unittest.TestCase):
@@ -34,11 +21,7 @@ class KernelPipeline(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        why = missing_prerequisite()
-        if why:
-            if REQUIRE:
-                raise AssertionError(f"REQUIRE_BPF=1 but {why}")
-            raise unittest.SkipTest(why)
+        require_real_kernel(skip_class)
         containers.cleanup_stale()
         containers.kubelet_roots()
         cls.rootfs = containers.Rootfs()

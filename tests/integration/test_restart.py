@@ -3,17 +3,12 @@ import signal
 import unittest
 
 import containers
-from agent import Agent
-from test_kernel import missing_prerequisite, REQUIRE
+from agent import Agent, require_real_kernel
 
 
 class Restart(unittest.TestCase):
     def setUp(self):
-        why = missing_prerequisite()
-        if why:
-            if REQUIRE:
-                self.fail(f"REQUIRE_BPF=1 but {why}")
-            self.skipTest(why)
+        require_real_kernel(self.skipTest)
         containers.kubelet_roots()
         self.rootfs = containers.Rootfs()
         self.cs = []
