@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD) \
 	-D_GNU_SOURCE -DNODETRAIL_VERSION='"$(VERSION)"'
-LDLIBS = -lbpf -lelf -lz -lcurl -lcjson -luring -lcrypto
+LDLIBS = -lbpf -lelf -lz -lcurl -lcjson -luring -lcrypto -lm
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
 
 BPF_SRC = bpf/lifecycle.bpf.c

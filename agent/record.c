@@ -59,17 +59,29 @@ int record_encode(const struct record *r, char *buf, size_t len)
 	    !cJSON_AddStringToObject(o, "event_time", writer_format_time(r->event_time_ns, when)))
 		goto out;
 	if (r->node && (!add_str(o, "ClusterName", r->node->cluster_name) ||
-			!add_str(o, "NodeName", r->node->node_name)))
+			!add_str(o, "NodeName", r->node->node_name) ||
+			!add_str(o, "InstanceId", r->node->instance_id) ||
+			!add_str(o, "InstanceType", r->node->instance_type) ||
+			!add_str(o, "AvailabilityZone", r->node->availability_zone) ||
+			!add_str(o, "CapacityType", r->node->capacity_type) ||
+			!add_str(o, "NodeGroup", r->node->node_group)))
 		goto out;
 	if (r->pod_uid && *r->pod_uid) {
 		pod = cJSON_AddObjectToObject(o, "pod");
-		if (!pod || !add_str(pod, "uid", r->pod_uid) || !add_str(pod, "qos_class", r->qos_class))
+		if (!pod || !add_str(pod, "namespace", r->pod_namespace) || !add_str(pod, "name", r->pod_name) ||
+		    !add_str(pod, "uid", r->pod_uid) || !add_str(pod, "qos_class", r->qos_class))
 			goto out;
+		if (r->owner_kind && *r->owner_kind) {
+			cJSON *owner = cJSON_AddObjectToObject(pod, "owner");
+
+			if (!owner || !add_str(owner, "kind", r->owner_kind) || !add_str(owner, "name", r->owner_name))
+				goto out;
+		}
 	}
 	if (r->container_id && *r->container_id) {
 		ctr = cJSON_AddObjectToObject(o, "container");
-		if (!ctr || !add_str(ctr, "id", r->container_id) || !add_str(ctr, "runtime", r->runtime) ||
-		    !add_str(ctr, "cgroup", r->cgroup_path))
+		if (!ctr || !add_str(ctr, "name", r->container_name) || !add_str(ctr, "id", r->container_id) ||
+		    !add_str(ctr, "runtime", r->runtime) || !add_str(ctr, "cgroup", r->cgroup_path))
 			goto out;
 	}
 	if (r->detail) {
@@ -111,6 +123,17 @@ void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t 
 	for (int i = 0; i < RECORD_ID_LEN / 2; i++)
 		sprintf(ret + 2 * i, "%02x", digest[i]);
 	ret[RECORD_ID_LEN] = '\0';
+}
+
+uint64_t record_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
 }
 
 uint64_t record_last_seq_in_file(const char *path)

@@ -12,17 +12,13 @@
 
 struct probes;
 
-/* Hand a finished record on (to the writer). seq and the encoding are the
- * callee's; the record and its detail are valid only during the call. */
-typedef void (*correlate_emit_cb)(void *ctx, struct record *r);
-
 struct correlate_options {
 	const struct record_node *node;
 	const char *boot_id;          /* /proc/sys/kernel/random/boot_id */
 	const struct cgroup_mode *mode;
 	struct probes *probes;        /* NULL when running without eBPF */
 	uint32_t max_cgroups;         /* cap of tracked cgroups and containers */
-	correlate_emit_cb emit;
+	record_emit_cb emit;
 	void *emit_ctx;
 };
 

@@ -26,10 +26,16 @@ void exit_status_decode(uint32_t raw, struct exit_status *ret);
 /* "SIGTERM", ..., or "SIG<n>" for unknown numbers (static or thread-unsafe buffer) */
 const char *signal_name(int sig);
 
-/* what every record says about the node */
+/* what every record says about the node (names as Container Insights uses
+ * them, so the two join); empty fields are left out */
 struct record_node {
 	const char *cluster_name;
 	const char *node_name;
+	char instance_id[32];     /* IMDS */
+	char instance_type[64];   /* IMDS, else the node's label */
+	char availability_zone[64];
+	char capacity_type[16];   /* SPOT / ON_DEMAND */
+	char node_group[128];     /* EKS node group or Karpenter node pool */
 };
 
 struct record {
@@ -40,7 +46,12 @@ struct record {
 	const struct record_node *node;
 	/* pod and container: NULL/empty fields are omitted */
 	const char *pod_uid;
+	const char *pod_name;
+	const char *pod_namespace;
 	const char *qos_class;
+	const char *owner_kind;
+	const char *owner_name;
+	const char *container_name;
 	const char *container_id;
 	const char *runtime;
 	const char *cgroup_path;
@@ -51,6 +62,10 @@ struct record {
 	const char *summary;
 };
 
+/* Hand a finished record on (to the writer), which assigns seq and encodes;
+ * the record and its detail are valid only during the call. */
+typedef void (*record_emit_cb)(void *ctx, struct record *r);
+
 /* Encode r as one compact JSON object into buf (NUL-terminated). Returns
  * its length, -ENOSPC if buf is too small, -ENOMEM. */
 int record_encode(const struct record *r, char *buf, size_t len);
@@ -59,6 +74,9 @@ int record_encode(const struct record *r, char *buf, size_t len);
  * boot id and the numbers that identify it. */
 void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t b, uint64_t c,
 		    char ret[RECORD_ID_LEN + 1]);
+
+/* FNV-1a of a string, to put names into record_make_id */
+uint64_t record_hash_str(const char *s);
 
 /* The highest "seq" among the records in the tail of a record file (so that
  * seq continues after a restart, even after kill -9). 0 if none. */

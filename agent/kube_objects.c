@@ -1,0 +1,300 @@
+/* Decoding of Pods, Nodes and Events. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodetrail/kube_objects.h"
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* copy a string member (cut to fit); leaves dst "" when absent */
+static void copy_str(char *dst, size_t len, const cJSON *o, const char *key)
+{
+	const cJSON *v = get(o, key);
+
+	dst[0] = '\0';
+	if (cJSON_IsString(v))
+		snprintf(dst, len, "%s", v->valuestring);
+}
+
+#define COPY(dst, o, key) copy_str((dst), sizeof(dst), (o), (key))
+
+static int64_t get_int(const cJSON *o, const char *key, int64_t def)
+{
+	const cJSON *v = get(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+int64_t kube_quantity_bytes(const char *q)
+{
+	static const struct {
+		const char *suffix;
+		double mult;
+	} suffixes[] = {
+		{ "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
+		{ "Pi", 1125899906842624.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
+		{ "P", 1e15 }, { "m", 1e-3 }, { "", 1.0 },
+	};
+	char *end;
+	double v;
+
+	if (!q || !*q)
+		return -1;
+	v = strtod(q, &end);
+	if (end == q || v < 0 || !isfinite(v))
+		return -1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (strcmp(end, suffixes[i].suffix) == 0) {
+			v *= suffixes[i].mult;
+			return v > 9.2e18 ? -1 : (int64_t)ceil(v);
+		}
+	}
+	return -1;
+}
+
+/* "containerd://<64hex>" -> id and runtime */
+static void split_container_id(const char *full, char id[65], char runtime[16])
+{
+	const char *sep = strstr(full, "://");
+
+	id[0] = runtime[0] = '\0';
+	if (!sep)
+		return;
+	snprintf(runtime, 16, "%.*s", (int)(sep - full), full);
+	snprintf(id, 65, "%s", sep + 3);
+}
+
+static void decode_terminated(const cJSON *state, struct kube_terminated *t)
+{
+	const cJSON *term = get(state, "terminated");
+	char runtime[16];
+	char full[128];
+
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(term))
+		return;
+	t->set = true;
+	t->exit_code = (int)get_int(term, "exitCode", 0);
+	t->signal = (int)get_int(term, "signal", 0);
+	COPY(t->reason, term, "reason");
+	COPY(t->started_at, term, "startedAt");
+	COPY(t->finished_at, term, "finishedAt");
+	COPY(full, term, "containerID");
+	split_container_id(full, t->container_id, runtime);
+}
+
+static struct kube_container *find_container(struct kube_pod *p, const char *name)
+{
+	for (int i = 0; i < p->ncontainers; i++)
+		if (strcmp(p->containers[i].name, name) == 0)
+			return &p->containers[i];
+	return NULL;
+}
+
+static void decode_specs(struct kube_pod *p, const cJSON *list)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, list) {
+		struct kube_container *k;
+		char mem[32];
+
+		if (p->ncontainers >= KUBE_MAX_CONTAINERS) {
+			p->containers_dropped++;
+			continue;
+		}
+		k = &p->containers[p->ncontainers++];
+		memset(k, 0, sizeof(*k));
+		COPY(k->name, c, "name");
+		COPY(k->image, c, "image");
+		COPY(mem, get(get(c, "resources"), "limits"), "memory");
+		k->memory_limit_bytes = kube_quantity_bytes(mem);
+	}
+}
+
+static void decode_statuses(struct kube_pod *p, const cJSON *list)
+{
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, list) {
+		struct kube_container *k;
+		const cJSON *state = get(s, "state");
+		char name[64], full[128];
+
+		COPY(name, s, "name");
+		k = find_container(p, name);
+		if (!k) {
+			/* a status without a spec (trimmed objects): keep it anyway */
+			if (p->ncontainers >= KUBE_MAX_CONTAINERS) {
+				p->containers_dropped++;
+				continue;
+			}
+			k = &p->containers[p->ncontainers++];
+			memset(k, 0, sizeof(*k));
+			snprintf(k->name, sizeof(k->name), "%s", name);
+			k->memory_limit_bytes = -1;
+			COPY(k->image, s, "image");
+		}
+		COPY(full, s, "containerID");
+		split_container_id(full, k->container_id, k->runtime);
+		k->restart_count = (int)get_int(s, "restartCount", 0);
+		if (get(state, "running"))
+			snprintf(k->state, sizeof(k->state), "running");
+		else if (get(state, "terminated"))
+			snprintf(k->state, sizeof(k->state), "terminated");
+		else if (get(state, "waiting"))
+			snprintf(k->state, sizeof(k->state), "waiting");
+		COPY(k->waiting_reason, get(state, "waiting"), "reason");
+		decode_terminated(state, &k->terminated);
+		decode_terminated(get(s, "lastState"), &k->last_terminated);
+	}
+}
+
+int kube_pod_decode(const cJSON *obj, struct kube_pod *p)
+{
+	const cJSON *meta = get(obj, "metadata"), *spec = get(obj, "spec"), *status = get(obj, "status"), *c;
+
+	memset(p, 0, sizeof(*p));
+	COPY(p->uid, meta, "uid");
+	if (!p->uid[0])
+		return -EINVAL;
+	COPY(p->name, meta, "name");
+	COPY(p->ns, meta, "namespace");
+	COPY(p->resource_version, meta, "resourceVersion");
+	COPY(p->deletion_timestamp, meta, "deletionTimestamp");
+	p->deletion_grace_s = get_int(meta, "deletionGracePeriodSeconds", -1);
+	c = cJSON_GetArrayItem(get(meta, "ownerReferences"), 0);
+	COPY(p->owner_kind, c, "kind");
+	COPY(p->owner_name, c, "name");
+	COPY(p->node_name, spec, "nodeName");
+	p->termination_grace_s = get_int(spec, "terminationGracePeriodSeconds", -1);
+	decode_specs(p, get(spec, "initContainers"));
+	decode_specs(p, get(spec, "containers"));
+	COPY(p->qos_class, status, "qosClass");
+	COPY(p->phase, status, "phase");
+	COPY(p->reason, status, "reason");
+	COPY(p->message, status, "message");
+	cJSON_ArrayForEach(c, get(status, "conditions")) {
+		char type[32], st[8];
+
+		COPY(type, c, "type");
+		COPY(st, c, "status");
+		if (strcmp(st, "True") != 0)
+			continue;
+		if (strcmp(type, "DisruptionTarget") == 0) {
+			COPY(p->disruption_reason, c, "reason");
+			COPY(p->disruption_message, c, "message");
+		} else if (strcmp(type, "PodScheduled") == 0) {
+			COPY(p->scheduled_at, c, "lastTransitionTime");
+		} else if (strcmp(type, "Ready") == 0) {
+			COPY(p->ready_at, c, "lastTransitionTime");
+		}
+	}
+	decode_statuses(p, get(status, "initContainerStatuses"));
+	decode_statuses(p, get(status, "containerStatuses"));
+	return 0;
+}
+
+int kube_node_decode(const cJSON *obj, struct kube_node *n)
+{
+	const cJSON *meta = get(obj, "metadata"), *labels, *spec = get(obj, "spec"), *c;
+	char lifecycle[32];
+
+	memset(n, 0, sizeof(*n));
+	COPY(n->name, meta, "name");
+	if (!n->name[0])
+		return -EINVAL;
+	COPY(n->uid, meta, "uid");
+	COPY(n->resource_version, meta, "resourceVersion");
+	labels = get(meta, "labels");
+	COPY(n->capacity_type, labels, "eks.amazonaws.com/capacityType");
+	if (!n->capacity_type[0]) {
+		char karpenter[16];
+
+		COPY(karpenter, labels, "karpenter.sh/capacity-type");
+		/* Karpenter says "spot" / "on-demand": use EKS's spelling */
+		if (strcmp(karpenter, "spot") == 0)
+			snprintf(n->capacity_type, sizeof(n->capacity_type), "SPOT");
+		else if (strcmp(karpenter, "on-demand") == 0)
+			snprintf(n->capacity_type, sizeof(n->capacity_type), "ON_DEMAND");
+	}
+	COPY(lifecycle, labels, "lifecycle");
+	if (!n->capacity_type[0] && strcmp(lifecycle, "Ec2Spot") == 0)
+		snprintf(n->capacity_type, sizeof(n->capacity_type), "SPOT");
+	COPY(n->node_group, labels, "eks.amazonaws.com/nodegroup");
+	if (!n->node_group[0])
+		COPY(n->node_group, labels, "karpenter.sh/nodepool");
+	COPY(n->instance_type, labels, "node.kubernetes.io/instance-type");
+	COPY(n->zone, labels, "topology.kubernetes.io/zone");
+	n->unschedulable = cJSON_IsTrue(get(spec, "unschedulable"));
+	cJSON_ArrayForEach(c, get(spec, "taints")) {
+		struct kube_taint *t;
+
+		if (n->ntaints >= KUBE_MAX_TAINTS)
+			break;
+		t = &n->taints[n->ntaints++];
+		COPY(t->key, c, "key");
+		COPY(t->value, c, "value");
+		COPY(t->effect, c, "effect");
+	}
+	cJSON_ArrayForEach(c, get(get(obj, "status"), "conditions")) {
+		struct kube_condition *k;
+
+		if (n->nconditions >= KUBE_MAX_CONDITIONS)
+			break;
+		k = &n->conditions[n->nconditions++];
+		COPY(k->type, c, "type");
+		COPY(k->status, c, "status");
+		COPY(k->reason, c, "reason");
+		COPY(k->message, c, "message");
+		COPY(k->last_transition, c, "lastTransitionTime");
+	}
+	return 0;
+}
+
+int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *e)
+{
+	const cJSON *meta = get(obj, "metadata"), *involved = get(obj, "involvedObject");
+	const cJSON *series = get(obj, "series");
+
+	memset(e, 0, sizeof(*e));
+	COPY(e->uid, meta, "uid");
+	if (!e->uid[0])
+		return -EINVAL;
+	COPY(e->name, meta, "name");
+	COPY(e->ns, meta, "namespace");
+	COPY(e->resource_version, meta, "resourceVersion");
+	COPY(e->reason, obj, "reason");
+	COPY(e->type, obj, "type");
+	COPY(e->message, obj, "message");
+	if (!e->message[0])
+		COPY(e->message, obj, "note"); /* events.k8s.io/v1 spelling */
+	COPY(e->source, get(obj, "source"), "component");
+	if (!e->source[0])
+		COPY(e->source, obj, "reportingComponent");
+	if (!e->source[0])
+		COPY(e->source, obj, "reportingController");
+	COPY(e->involved_kind, involved, "kind");
+	COPY(e->involved_name, involved, "name");
+	/* events.k8s.io/v1 writers leave the core/v1 timestamps null */
+	COPY(e->first_time, obj, "firstTimestamp");
+	if (!e->first_time[0])
+		COPY(e->first_time, obj, "eventTime");
+	if (!e->first_time[0])
+		COPY(e->first_time, meta, "creationTimestamp");
+	COPY(e->last_time, obj, "lastTimestamp");
+	if (!e->last_time[0])
+		COPY(e->last_time, series, "lastObservedTime");
+	if (!e->last_time[0])
+		snprintf(e->last_time, sizeof(e->last_time), "%s", e->first_time);
+	e->count = (int)get_int(obj, "count", 0);
+	if (e->count <= 0)
+		e->count = (int)get_int(series, "count", 1);
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* Node state: what the Kubernetes API says about this node (its pods, the
+ * Node object, the events about it) and the records its transitions make:
+ * node.taint, node.condition, node.event, node.interruption, pod.terminated.
+ * Fed by the watch streams (kube_client) and IMDS; no I/O of its own. */
+#ifndef NODETRAIL_NODE_STATE_H
+#define NODETRAIL_NODE_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "nodetrail/kube_objects.h"
+#include "nodetrail/kube_watch.h"
+#include "nodetrail/record.h"
+
+enum kube_resource { KUBE_PODS = 0, KUBE_NODES, KUBE_EVENTS, KUBE_NRESOURCES };
+
+struct node_state_options {
+	struct record_node *node;     /* identity, updated from the Node's labels */
+	record_emit_cb emit;
+	void *emit_ctx;
+	uint32_t max_pods;            /* pods cached (a node runs <= 110 by default) */
+	uint32_t max_events;          /* event uids remembered for deduplication */
+};
+
+struct node_state_stats {
+	uint64_t pods;                /* cached now */
+	uint64_t pods_dropped;        /* not cached: cap reached */
+	uint64_t decode_errors;       /* objects that did not decode */
+	uint64_t events_reported;
+	uint64_t events_duplicate;    /* count/series updates and relists of known events */
+	uint64_t events_forgotten;    /* uids evicted from the dedup window */
+	uint64_t missed_deletions;    /* pods gone while the watch was down, found by a relist */
+};
+
+struct node_state;
+
+struct node_state *node_state_new(const struct node_state_options *opts);
+void node_state_free(struct node_state *ns);
+
+/* A (re)list of one resource starts: until relist_end, objects not listed
+ * again are candidates for deletion. The first list of each resource is a
+ * baseline: it fills the cache and reports only events. */
+void node_state_relist_begin(struct node_state *ns, enum kube_resource res);
+void node_state_relist_end(struct node_state *ns, enum kube_resource res);
+
+/* One object from a list (type ADDED) or a watch event. */
+void node_state_apply(struct node_state *ns, enum kube_resource res, enum kube_event_type type,
+		      const cJSON *obj);
+
+/* An interruption notice from outside the API (IMDS): opens the node's
+ * interruption if none is open. deadline_ns 0 = notice + 120 s. */
+void node_state_interruption(struct node_state *ns, const char *source, const char *kind,
+			     int64_t notice_ns, int64_t deadline_ns, const char *detail);
+
+const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid);
+void node_state_get_stats(const struct node_state *ns, struct node_state_stats *ret);
+const char *kube_resource_name(enum kube_resource res);
+
+/* RFC 3339 (Kubernetes timestamps, second or finer) to ns since the epoch; 0 if unparsable */
+int64_t node_state_parse_time(const char *rfc3339);
+
+#endif
