@@ -16,6 +16,9 @@
 
 #include "nodetrail/config.h"
 #include "nodetrail/correlate.h"
+#include "nodetrail/http.h"
+#include "nodetrail/kube_client.h"
+#include "nodetrail/node_state.h"
 #include "nodetrail/log.h"
 #include "nodetrail/loop.h"
 #include "nodetrail/probes.h"
@@ -34,6 +37,11 @@ struct agent {
 	struct writer *writer;
 	struct probes *probes;
 	struct correlator *correlator;
+	struct http *http;
+	struct node_state *node_state;
+	struct kube_client *kube;
+	char api_server[512];
+	char api_reason[512];
 	char bpf_reason[512];
 	uint64_t seq;
 	uint64_t records_dropped;
@@ -81,6 +89,51 @@ static void flush(struct agent *a)
 			 strerror(-err));
 }
 
+static void add_api_status(struct agent *a, cJSON *o)
+{
+	struct kube_client_stats ks;
+	struct node_state_stats ns;
+	cJSON *api, *streams;
+
+	api = cJSON_AddObjectToObject(o, "api");
+	if (!api)
+		return;
+	cJSON_AddStringToObject(api, "mode", a->kube ? "on" : "off");
+	if (!a->kube) {
+		cJSON_AddStringToObject(api, "reason", a->api_reason);
+		return;
+	}
+	cJSON_AddStringToObject(api, "server", a->api_server);
+	kube_client_get_stats(a->kube, &ks);
+	node_state_get_stats(a->node_state, &ns);
+	cJSON_AddBoolToObject(api, "synced", ks.synced);
+	cJSON_AddNumberToObject(api, "pods", (double)ns.pods);
+	cJSON_AddNumberToObject(api, "pods_dropped", (double)ns.pods_dropped);
+	cJSON_AddNumberToObject(api, "decode_errors", (double)ns.decode_errors);
+	cJSON_AddNumberToObject(api, "missed_deletions", (double)ns.missed_deletions);
+	cJSON_AddNumberToObject(api, "events_forgotten", (double)ns.events_forgotten);
+	cJSON_AddNumberToObject(api, "token_reloads", (double)ks.token_reloads);
+	streams = cJSON_AddObjectToObject(api, "streams");
+	for (int i = 0; streams && i < KUBE_NRESOURCES; i++) {
+		const struct kube_stream_stats *st = &ks.stream[i];
+		cJSON *so = cJSON_AddObjectToObject(streams, kube_resource_name((enum kube_resource)i));
+
+		if (!so)
+			break;
+		cJSON_AddNumberToObject(so, "lists", (double)st->lists);
+		cJSON_AddNumberToObject(so, "watches", (double)st->watches);
+		cJSON_AddNumberToObject(so, "relists_410", (double)st->relists_410);
+		cJSON_AddNumberToObject(so, "reconnects", (double)st->reconnects);
+		cJSON_AddNumberToObject(so, "dead_streams", (double)st->dead_streams);
+		cJSON_AddNumberToObject(so, "http_errors", (double)st->http_errors);
+		cJSON_AddNumberToObject(so, "unauthorized", (double)st->unauthorized);
+		cJSON_AddNumberToObject(so, "tls_failures", (double)st->tls_failures);
+		cJSON_AddNumberToObject(so, "malformed", (double)st->malformed);
+		cJSON_AddNumberToObject(so, "oversized", (double)st->oversized);
+		cJSON_AddNumberToObject(so, "events", (double)st->events);
+	}
+}
+
 static void emit_status(struct agent *a, const char *state)
 {
 	static const char *const type_names[8] = { "unknown", "cgroup_mkdir", "cgroup_rmdir", "exec",
@@ -119,6 +172,7 @@ static void emit_status(struct agent *a, const char *state)
 		cJSON_AddNumberToObject(o, "malformed_events", (double)probes_malformed(a->probes));
 		cJSON_AddNumberToObject(o, "kernel_map_full", (double)per_type[NT_DROP_MAP_FULL]);
 	}
+	add_api_status(a, o);
 	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs.cgroups_dropped + cs.containers_dropped));
 	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs.signals_dropped);
 	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
@@ -171,9 +225,13 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
 	loop_stop(loop);
 }
 
-static void on_flush_timer(struct loop *loop, int fd, uint32_t events, void *data)
+static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 {
-	flush(data);
+	struct agent *a = data;
+
+	if (a->kube)
+		kube_client_tick(a->kube);
+	flush(a);
 }
 
 static void on_status_timer(struct loop *loop, int fd, uint32_t events, void *data)
@@ -243,6 +301,73 @@ static enum writer_io parse_io(const char *s)
 	return WRITER_IO_AUTO;
 }
 
+/* The API server: --api-server, else the in-cluster service from the environment. */
+static bool find_api_server(struct agent *a)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+
+	if (a->cfg.api_server[0]) {
+		snprintf(a->api_server, sizeof(a->api_server), "%s", a->cfg.api_server);
+		return true;
+	}
+	if (!host || !*host)
+		return false;
+	snprintf(a->api_server, sizeof(a->api_server), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+		 port && *port ? port : "443");
+	return true;
+}
+
+static int setup_api(struct agent *a)
+{
+	struct node_state_options no = { 0 };
+	struct kube_client_options ko = { 0 };
+	char err[512];
+	int r;
+
+	no.node = &a->node;
+	no.emit = emit;
+	no.emit_ctx = a;
+	a->node_state = node_state_new(&no);
+	if (!a->node_state)
+		return -ENOMEM;
+	if (a->cfg.api == CONFIG_OFF) {
+		snprintf(a->api_reason, sizeof(a->api_reason), "disabled by --api off");
+		return 0;
+	}
+	if (!find_api_server(a)) {
+		snprintf(a->api_reason, sizeof(a->api_reason),
+			 "no API server: not in a pod (no KUBERNETES_SERVICE_HOST) and no --api-server");
+		if (a->cfg.api == CONFIG_ON) {
+			log_error("Kubernetes API required (--api on) but unavailable: %s", a->api_reason);
+			return -ENOENT;
+		}
+		log_info("running without the Kubernetes API: %s", a->api_reason);
+		return 0;
+	}
+	a->http = http_new(a->loop);
+	if (!a->http)
+		return -ENOMEM;
+	ko.server = a->api_server;
+	ko.token_file = a->cfg.token_file;
+	ko.ca_file = a->cfg.ca_file;
+	ko.node_name = a->cfg.node_name;
+	ko.http = a->http;
+	ko.state = a->node_state;
+	ko.dead_after_s = a->cfg.api_dead_after_s;
+	r = kube_client_new(&ko, &a->kube, err, sizeof(err));
+	if (r < 0) {
+		snprintf(a->api_reason, sizeof(a->api_reason), "%s", err);
+		if (a->cfg.api == CONFIG_ON) {
+			log_error("Kubernetes API required (--api on) but unavailable: %s", err);
+			return r;
+		}
+		log_warn("running without the Kubernetes API: %s", err);
+		return 0;
+	}
+	log_info("watching pods, node and node events of %s at %s", a->cfg.node_name, a->api_server);
+	return 0;
+}
+
 static int setup(struct agent *a)
 {
 	struct writer_options wo = { 0 };
@@ -252,6 +377,9 @@ static int setup(struct agent *a)
 	char err[512];
 	int r;
 
+	a->loop = loop_new();
+	if (!a->loop)
+		return -ENOMEM;
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	a->node.cluster_name = a->cfg.cluster_name;
 	a->node.node_name = a->cfg.node_name;
@@ -315,6 +443,9 @@ static int setup(struct agent *a)
 		log_error("out of memory");
 		return -ENOMEM;
 	}
+	r = setup_api(a);
+	if (r < 0)
+		return r;
 	if (a->probes) {
 		r = correlator_scan(a->correlator);
 		if (r < 0)
@@ -330,9 +461,6 @@ static int run(struct agent *a)
 	sigset_t mask;
 	int sfd, r;
 
-	a->loop = loop_new();
-	if (!a->loop)
-		return -ENOMEM;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -344,7 +472,7 @@ static int run(struct agent *a)
 	if (r == 0 && a->probes)
 		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
 	if (r == 0)
-		r = loop_add_timer(a->loop, 1000, on_flush_timer, a) < 0 ? -EIO : 0;
+		r = loop_add_timer(a->loop, 1000, on_tick, a) < 0 ? -EIO : 0;
 	if (r == 0 && a->cfg.status_interval_s)
 		r = loop_add_timer(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a) < 0 ? -EIO : 0;
 	if (r < 0) {
@@ -391,6 +519,9 @@ int main(int argc, char **argv)
 	r = setup(&a);
 	if (r == 0)
 		r = run(&a);
+	kube_client_free(a.kube);
+	http_free(a.http);
+	node_state_free(a.node_state);
 	correlator_free(a.correlator);
 	probes_free(a.probes);
 	writer_free(a.writer);

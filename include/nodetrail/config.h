@@ -16,6 +16,11 @@ struct config {
 	char state_dir[4096];     /* checkpoint and state */
 	char cgroup_root[4096];   /* cgroupfs mount point */
 	enum config_mode bpf;     /* eBPF: auto, on (required), off */
+	enum config_mode api;     /* Kubernetes API: auto (in cluster or --api-server), on, off */
+	char api_server[512];     /* https://host:port; default from KUBERNETES_SERVICE_HOST/PORT */
+	char token_file[4096];
+	char ca_file[4096];
+	uint32_t api_dead_after_s; /* reconnect a watch silent for this long */
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */
 	char attach[16];          /* probe attach: auto (tp_btf, else raw_tp), tp_btf, raw_tp */

@@ -317,7 +317,7 @@ static void test_event_window_bounded(void **state)
 {
 	struct fx *f = *state;
 	struct node_state_stats s;
-	char uid[8], json[2048];
+	char uid[16], json[2048];
 
 	node_state_relist_begin(f->ns, KUBE_EVENTS);
 	node_state_relist_end(f->ns, KUBE_EVENTS);
