@@ -17,6 +17,7 @@
 #include "nodetrail/config.h"
 #include "nodetrail/correlate.h"
 #include "nodetrail/http.h"
+#include "nodetrail/imds.h"
 #include "nodetrail/kube_client.h"
 #include "nodetrail/node_state.h"
 #include "nodetrail/log.h"
@@ -40,6 +41,8 @@ struct agent {
 	struct http *http;
 	struct node_state *node_state;
 	struct kube_client *kube;
+	struct imds *imds;
+	bool imds_off_reported;   /* the status record saying IMDS went off is out */
 	char api_server[512];
 	char api_reason[512];
 	char bpf_reason[512];
@@ -87,6 +90,32 @@ static void flush(struct agent *a)
 	if (err < 0)
 		log_warn("failed to write records to %s: %s, keeping them queued", writer_path(a->writer),
 			 strerror(-err));
+}
+
+static void add_imds_status(struct agent *a, cJSON *o)
+{
+	struct imds_stats st;
+	cJSON *m = cJSON_AddObjectToObject(o, "imds");
+
+	if (!m)
+		return;
+	if (!a->imds) {
+		cJSON_AddStringToObject(m, "mode", "off");
+		cJSON_AddStringToObject(m, "reason", "disabled by --imds off");
+		return;
+	}
+	imds_get_stats(a->imds, &st);
+	cJSON_AddStringToObject(m, "mode", st.on ? "on" : "off");
+	if (!st.on)
+		cJSON_AddStringToObject(m, "reason", st.reason);
+	cJSON_AddBoolToObject(m, "identity", st.identity);
+	if (st.spot_action[0])
+		cJSON_AddStringToObject(m, "spot_action", st.spot_action);
+	if (st.rebalance_notice[0])
+		cJSON_AddStringToObject(m, "rebalance_recommendation", st.rebalance_notice);
+	cJSON_AddNumberToObject(m, "requests", (double)st.requests);
+	cJSON_AddNumberToObject(m, "unauthorized", (double)st.unauthorized);
+	cJSON_AddNumberToObject(m, "errors", (double)st.errors);
 }
 
 static void add_api_status(struct agent *a, cJSON *o)
@@ -173,6 +202,7 @@ static void emit_status(struct agent *a, const char *state)
 		cJSON_AddNumberToObject(o, "kernel_map_full", (double)per_type[NT_DROP_MAP_FULL]);
 	}
 	add_api_status(a, o);
+	add_imds_status(a, o);
 	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs.cgroups_dropped + cs.containers_dropped));
 	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs.signals_dropped);
 	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
@@ -231,6 +261,16 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 
 	if (a->kube)
 		kube_client_tick(a->kube);
+	if (a->imds) {
+		struct imds_stats st;
+
+		imds_tick(a->imds);
+		imds_get_stats(a->imds, &st);
+		if (!st.on && !a->imds_off_reported) {
+			a->imds_off_reported = true;
+			emit_status(a, "running");
+		}
+	}
 	flush(a);
 }
 
@@ -344,8 +384,7 @@ static int setup_api(struct agent *a)
 		log_info("running without the Kubernetes API: %s", a->api_reason);
 		return 0;
 	}
-	a->http = http_new(a->loop);
-	if (!a->http)
+	if (!a->http && !(a->http = http_new(a->loop)))
 		return -ENOMEM;
 	ko.server = a->api_server;
 	ko.token_file = a->cfg.token_file;
@@ -366,6 +405,24 @@ static int setup_api(struct agent *a)
 	}
 	log_info("watching pods, node and node events of %s at %s", a->cfg.node_name, a->api_server);
 	return 0;
+}
+
+static int setup_imds(struct agent *a)
+{
+	struct imds_options io = { 0 };
+
+	if (a->cfg.imds == CONFIG_OFF)
+		return 0;
+	if (!a->http && !(a->http = http_new(a->loop)))
+		return -ENOMEM;
+	io.endpoint = a->cfg.imds_endpoint;
+	io.mode = a->cfg.imds;
+	io.http = a->http;
+	io.state = a->node_state;
+	io.node = &a->node;
+	io.poll_s = a->cfg.imds_poll_s;
+	a->imds = imds_new(&io);
+	return a->imds ? 0 : -ENOMEM;
 }
 
 static int setup(struct agent *a)
@@ -444,6 +501,8 @@ static int setup(struct agent *a)
 		return -ENOMEM;
 	}
 	r = setup_api(a);
+	if (r == 0)
+		r = setup_imds(a);
 	if (r < 0)
 		return r;
 	if (a->probes) {
@@ -519,6 +578,7 @@ int main(int argc, char **argv)
 	r = setup(&a);
 	if (r == 0)
 		r = run(&a);
+	imds_free(a.imds);
 	kube_client_free(a.kube);
 	http_free(a.http);
 	node_state_free(a.node_state);

@@ -132,7 +132,8 @@ const struct kube_pod *node_state_pod(const struct node_state *ns, const char *u
 static void emit(struct node_state *ns, struct record *r, cJSON *detail, const char *summary)
 {
 	r->node = ns->opts.node;
-	r->detail_key = "api";
+	/* the detail is named after where the fact came from */
+	r->detail_key = r->sources[0] && strcmp(r->sources[0], "imds") == 0 ? "imds" : "api";
 	r->detail = detail;
 	r->summary = summary;
 	if (!r->sources[0])

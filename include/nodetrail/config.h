@@ -21,6 +21,9 @@ struct config {
 	char token_file[4096];
 	char ca_file[4096];
 	uint32_t api_dead_after_s; /* reconnect a watch silent for this long */
+	enum config_mode imds;    /* EC2 instance metadata: auto (off when unreachable), on, off */
+	char imds_endpoint[256];
+	uint32_t imds_poll_s;
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */
 	char attach[16];          /* probe attach: auto (tp_btf, else raw_tp), tp_btf, raw_tp */

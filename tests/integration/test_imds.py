@@ -1,0 +1,69 @@
+"""The agent against a stand-in IMDSv2: identity in every record, a spot notice becomes a
+node.interruption within 5 s, expired tokens are renewed, and off EC2 IMDS turns itself off."""
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+from agent import Agent  # noqa: E402
+from imds import IMDS  # noqa: E402
+
+
+class Imds(unittest.TestCase):
+    def setUp(self):
+        self.imds = IMDS()
+        self.agent = Agent("--bpf", "off", "--api", "off", "--imds", "on", "--imds-endpoint", self.imds.url,
+                           "--imds-poll", "1", "--status-interval", "1").start()
+
+    def tearDown(self):
+        rc, _ = self.agent.stop()
+        self.imds.close()
+        self.assertEqual(rc, 0)
+
+    def test_identity_and_spot_notice(self):
+        st = self.agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["identity"],
+                                 what="IMDS identity")
+        self.assertEqual(st["InstanceId"], "i-0abc123def4567890")
+        self.assertEqual(st["InstanceType"], "m5.large")
+        self.assertEqual(st["AvailabilityZone"], "us-east-1a")
+        self.assertEqual(st["CapacityType"], "SPOT")
+        # tokens expire (or IMDS restarts): the agent takes a new one and goes on
+        self.imds.expire_tokens()
+        time.sleep(1.5)
+        self.imds.set_spot_action("terminate")
+        t0 = time.time()
+        r = self.agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=5, what="node.interruption")
+        self.assertLess(time.time() - t0, 5.0)
+        self.assertEqual(r["imds"]["source"], "imds")
+        self.assertEqual(r["imds"]["detail"], "terminate")
+        self.assertEqual(r["sources"], ["imds"])
+        self.assertEqual(r["InstanceId"], "i-0abc123def4567890")
+        self.assertEqual(r["imds"]["deadline"][:16], self.imds.spot_action["time"][:16])
+        self.assertGreater(self.imds.counters["unauthorized"], 0)
+        self.assertGreaterEqual(self.imds.counters["tokens"], 2)
+        # one interruption, however many polls see the notice
+        time.sleep(2)
+        self.assertEqual(len([x for x in self.agent.records() if x["type"] == "node.interruption"]), 1)
+
+
+class ImdsOffEc2(unittest.TestCase):
+    def test_auto_turns_off_fast(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there: like a machine that is not on EC2
+        agent = Agent("--bpf", "off", "--api", "off", "--imds", "auto", "--imds-endpoint",
+                      f"http://127.0.0.1:{port}").start()
+        try:
+            r = agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["mode"] == "off",
+                               timeout=3, what="IMDS off status")
+            self.assertIn("not on EC2", r["agent"]["imds"]["reason"])
+        finally:
+            rc, _ = agent.stop()
+        self.assertEqual(rc, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
