@@ -81,6 +81,7 @@ demo: deps
 
 bench: $(BUILD)/nodetrail
 	./tests/bench/exec_throughput.sh $(BUILD)/nodetrail
+	python3 tests/bench/api_cost.py $(BUILD)/nodetrail
 
 clean:
 	rm -rf build build-asan

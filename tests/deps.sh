@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config"
-TEST_PKGS="runc busybox-static python3 libbpf-tools"
+TEST_PKGS="runc busybox-static python3 libbpf-tools openssl kubectl"
 
 missing_cmds() {
 	local m=""

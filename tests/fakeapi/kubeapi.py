@@ -91,6 +91,7 @@ class KubeAPI:
         handler = self._handler()
         self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # clients hang up mid-watch: expected
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
@@ -225,6 +226,8 @@ class KubeAPI:
                 if api.fail:
                     return self.status(api.fail.pop(0), "InternalError", "injected failure")
                 parts = u.path.strip("/").split("/")
+                if self.discovery(parts):
+                    return
                 if len(parts) != 3 or parts[:2] != ["api", "v1"] or parts[2] not in RESOURCES:
                     return self.status(404, "NotFound", "not found")
                 resource = parts[2]
@@ -240,6 +243,23 @@ class KubeAPI:
                 if verb == "list":
                     return self.list(resource, selector)
                 return self.watch(resource, selector, q)
+
+            def discovery(self, parts):
+                """What kubectl asks before it lists: the core group and its resources."""
+                if parts == ["api"]:
+                    self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
+                elif parts == ["apis"]:
+                    self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+                elif parts == ["api", "v1"]:
+                    self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                        {"name": name, "singularName": kind.lower(), "namespaced": name != "nodes", "kind": kind,
+                         "verbs": ["get", "list", "watch"]} for name, kind in RESOURCES.items()]})
+                elif parts == ["version"]:
+                    self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-nodetrail-fake"})
+                else:
+                    return False
+                return True
 
             def list(self, resource, selector):
                 with api.lock:
