@@ -87,6 +87,7 @@ class KubeAPI:
         self.blackhole_until = 0.0
         self.bookmark_interval = bookmark_interval
         self.chunk_split = chunk_split               # cut every line into pieces of this many bytes
+        self.gone_as_http = False                    # answer too-old watches with HTTP 410, not in-stream
         self.counters = {"requests": 0, "list": {}, "watch": {}, "unauthorized": 0, "bytes": 0}
         handler = self._handler()
         self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
@@ -283,6 +284,8 @@ class KubeAPI:
                 rv = int(q.get("resourceVersion") or api.rv)
                 timeout = float(q.get("timeoutSeconds") or 300)
                 bookmarks = q.get("allowWatchBookmarks") == "true"
+                if api.gone_as_http and rv < api.oldest_rv:
+                    return self.status(410, "Gone", f"too old resource version: {rv} ({api.oldest_rv})")
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Transfer-Encoding", "chunked")

@@ -135,6 +135,20 @@ class ApiWatches(unittest.TestCase):
         time.sleep(1.5)
         self.assertEqual(len([x for x in self.records("pod.terminated") if x["pod"]["name"] == "gap"]), 1)
 
+    def test_d2_410_as_http_status(self):
+        before = self.status()["streams"]["nodes"]["relists_410"]
+        self.api.gone_as_http = True
+        try:
+            # a change the agent does not see (blackholed), history gone, then the watch cut:
+            # its resourceVersion is now too old
+            self.api.blackhole(1.0)
+            self.api.upsert("nodes", node_obj())
+            self.api.compact()
+            self.api.drop_watches()
+            self.wait_status(lambda st: st["streams"]["nodes"]["relists_410"] > before, "no relist after HTTP 410")
+        finally:
+            self.api.gone_as_http = False
+
     def test_e_dropped_connections_and_500s(self):
         before = self.status()["streams"]["events"]["reconnects"]
         self.api.fail_next(3, 500)
