@@ -235,9 +235,14 @@ static void on_list_done(void *ctx, int curl_code, long status, const char *err)
 		log_info("listed %s: %d objects at resourceVersion %s", kube_resource_name(s->res),
 			 cJSON_GetArraySize(items), s->rv);
 	cJSON_Delete(root);
-	s->synced = true;
 	s->fresh_list = false;
 	s->backoff_ms = 0;
+	if (!s->synced && s->res == KUBE_NODES) {
+		/* the Node first: its labels give every later record its identity */
+		start_list(&s->kc->streams[KUBE_PODS]);
+		start_list(&s->kc->streams[KUBE_EVENTS]);
+	}
+	s->synced = true;
 	start_watch(s);
 }
 
@@ -352,6 +357,10 @@ static void start_watch(struct kube_stream *s)
 
 static void retry(struct kube_stream *s)
 {
+	if (s->res != KUBE_NODES && !s->kc->streams[KUBE_NODES].synced) {
+		schedule_retry(s); /* wait for the Node's first list */
+		return;
+	}
 	if (s->rv[0] && s->synced && !s->fresh_list)
 		start_watch(s);
 	else
@@ -432,8 +441,8 @@ int kube_client_new(const struct kube_client_options *opts, struct kube_client *
 		else
 			snprintf(sel, sizeof(sel), "involvedObject.kind=Node,involvedObject.name=%s", opts->node_name);
 		url_encode(sel, s->selector, sizeof(s->selector));
-		start_list(s);
 	}
+	start_list(&kc->streams[KUBE_NODES]);
 	*ret = kc;
 	return 0;
 }

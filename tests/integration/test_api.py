@@ -187,7 +187,8 @@ class ApiWatches(unittest.TestCase):
         self.api.delete("pods", "shop", "after-rotation")
         self.agent.wait_for(lambda r: r["type"] == "pod.terminated" and r["pod"]["name"] == "after-rotation",
                             timeout=20, what="pod after token rotation")
-        self.assertNotIn(open(self.api.token_file).read().strip(), self.agent.log())
+        with open(self.api.token_file) as f:
+            self.assertNotIn(f.read().strip(), self.agent.log())
 
     def test_z_no_duplicates(self):
         recs = [r for r in self.agent.records() if r["type"] != "agent.status"]
