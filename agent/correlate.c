@@ -43,8 +43,29 @@ struct container_state {
 	uint32_t nexec_in;
 };
 
+#define MAX_PENDING 1024
+
+/* a container record waiting for the API's view of the same container */
+struct pending {
+	char type[24];
+	cJSON *kernel;
+	char what[256];           /* summary after "container <who> " */
+	char comm[NT_COMM_LEN];
+	bool is_exit;
+	int64_t event_time_ns;
+	int64_t deadline_ns;      /* CLOCK_MONOTONIC */
+	char record_id[RECORD_ID_LEN + 1];
+	char pod_uid[CGROUP_POD_UID_LEN + 1];
+	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+	char qos[16];
+	char runtime[16];
+	char cgroup[NT_CGROUP_PATH_LEN];
+};
+
 struct correlator {
 	struct correlate_options opts;
+	struct pending *pending[MAX_PENDING];
+	uint32_t npending;
 	struct cgroup_map *cgroups;
 	struct u64map *containers; /* container cgroup id -> struct container_state */
 	struct correlate_stats stats;
@@ -81,6 +102,10 @@ void correlator_free(struct correlator *c)
 {
 	if (!c)
 		return;
+	for (uint32_t i = 0; i < c->npending; i++) {
+		cJSON_Delete(c->pending[i]->kernel);
+		free(c->pending[i]);
+	}
 	cgroup_map_free(c->cgroups);
 	u64map_free(c->containers, free);
 	free(c);
@@ -92,28 +117,10 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	ret->containers = u64map_count(c->containers);
 	ret->cgroups_dropped = cgroup_map_dropped(c->cgroups);
 	ret->containers_dropped = u64map_dropped(c->containers);
+	ret->pending = c->npending;
 }
 
 /* ---- records ---- */
-
-static void init_record(struct correlator *c, struct record *r, const char *type, int64_t boot_ns,
-			const struct cgroup_entry *e, uint64_t id_a, uint64_t id_b)
-{
-	memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->event_time_ns = correlate_boot_to_realtime(boot_ns);
-	r->node = c->opts.node;
-	record_make_id(type, c->opts.boot_id, e ? e->container_cgroup_id : 0, id_a, id_b, r->record_id);
-	if (e) {
-		r->pod_uid = e->ref.pod_uid;
-		r->qos_class = e->ref.pod_uid[0] ? cgroup_qos_name(e->ref.qos) : NULL;
-		r->container_id = e->ref.container_id;
-		r->runtime = cgroup_runtime_name(e->ref.runtime);
-		r->cgroup_path = e->path;
-	}
-	r->detail_key = "kernel";
-	r->sources[0] = "kernel";
-}
 
 static void add_time(cJSON *o, const char *key, int64_t boot_ns)
 {
@@ -121,11 +128,6 @@ static void add_time(cJSON *o, const char *key, int64_t boot_ns)
 
 	if (boot_ns > 0)
 		cJSON_AddStringToObject(o, key, writer_format_time(correlate_boot_to_realtime(boot_ns), buf));
-}
-
-static void short_id(const struct cgroup_entry *e, char out[13])
-{
-	snprintf(out, 13, "%.12s", e->ref.container_id);
 }
 
 static bool tgid_in(const uint32_t *list, uint32_t n, uint32_t tgid)
@@ -136,13 +138,224 @@ static bool tgid_in(const uint32_t *list, uint32_t n, uint32_t tgid)
 	return false;
 }
 
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The API's container with this id: the current one, or the one its
+ * lastState remembers (after a restart). *ret_term: its termination, if
+ * the API has seen it. */
+static const struct kube_container *api_container(const struct kube_pod *pod, const char *id,
+						  const struct kube_terminated **ret_term)
+{
+	*ret_term = NULL;
+	for (int i = 0; pod && i < pod->ncontainers; i++) {
+		const struct kube_container *k = &pod->containers[i];
+
+		if (strcmp(k->container_id, id) == 0) {
+			*ret_term = k->terminated.set ? &k->terminated : NULL;
+			return k;
+		}
+		if (k->last_terminated.set && strcmp(k->last_terminated.container_id, id) == 0) {
+			*ret_term = &k->last_terminated;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static cJSON *api_detail(const struct kube_container *k, const struct kube_terminated *t)
+{
+	cJSON *a = cJSON_CreateObject();
+
+	if (!a)
+		return NULL;
+	cJSON_AddStringToObject(a, "container", k->name);
+	if (k->image[0])
+		cJSON_AddStringToObject(a, "image", k->image);
+	if (k->memory_limit_bytes >= 0)
+		cJSON_AddNumberToObject(a, "memory_limit_bytes", (double)k->memory_limit_bytes);
+	cJSON_AddNumberToObject(a, "restart_count", k->restart_count);
+	cJSON_AddBoolToObject(a, "confirmed", t != NULL);
+	if (t) {
+		cJSON_AddStringToObject(a, "reason", t->reason);
+		cJSON_AddNumberToObject(a, "exit_code", t->exit_code);
+		if (t->signal)
+			cJSON_AddNumberToObject(a, "signal", t->signal);
+		if (t->finished_at[0])
+			cJSON_AddStringToObject(a, "finished_at", t->finished_at);
+	}
+	if (k->waiting_reason[0])
+		cJSON_AddStringToObject(a, "waiting_reason", k->waiting_reason);
+	return a;
+}
+
+/* Send a container record: joined with the API's pod and container when
+ * known, the kernel's alone otherwise. */
+static void send_pending(struct correlator *c, const struct pending *p, const struct kube_pod *pod)
+{
+	const struct kube_terminated *t = NULL;
+	const struct kube_container *k = pod ? api_container(pod, p->container_id, &t) : NULL;
+	char summary[768];
+	struct record r;
+	cJSON *api = k ? api_detail(k, t) : NULL;
+
+	memset(&r, 0, sizeof(r));
+	r.type = p->type;
+	r.event_time_ns = p->event_time_ns;
+	r.node = c->opts.node;
+	memcpy(r.record_id, p->record_id, sizeof(r.record_id));
+	r.pod_uid = p->pod_uid;
+	r.qos_class = p->qos;
+	r.container_id = p->container_id;
+	r.runtime = p->runtime;
+	r.cgroup_path = p->cgroup;
+	r.detail_key = "kernel";
+	r.detail = p->kernel;
+	r.sources[0] = "kernel";
+	if (k) {
+		size_t n;
+
+		r.pod_name = pod->name;
+		r.pod_namespace = pod->ns;
+		r.owner_kind = pod->owner_kind;
+		r.owner_name = pod->owner_name;
+		r.container_name = k->name;
+		r.detail2_key = "api";
+		r.detail2 = api;
+		r.sources[1] = "api";
+		n = (size_t)snprintf(summary, sizeof(summary), "container %s of pod %s/%s %s", k->name, pod->ns,
+				     pod->name, p->what);
+		if (t && p->is_exit && t->reason[0] && n < sizeof(summary))
+			n += (size_t)snprintf(summary + n, sizeof(summary) - n, "; API: %s, exit code %d", t->reason,
+					      t->exit_code);
+		if (t && k->restart_count > 0 && n < sizeof(summary))
+			snprintf(summary + n, sizeof(summary) - n, ", restart #%d", k->restart_count);
+	} else {
+		snprintf(summary, sizeof(summary), "container %.12s%s%s%s %s", p->container_id, p->comm[0] ? " (" : "",
+			 p->comm, p->comm[0] ? ")" : "", p->what);
+	}
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+	cJSON_Delete(api);
+}
+
+static void drop_pending(struct correlator *c, uint32_t i)
+{
+	cJSON_Delete(c->pending[i]->kernel);
+	free(c->pending[i]);
+	c->pending[i] = c->pending[--c->npending];
+}
+
+/* A container record: out now when there is no API to wait for, else held
+ * until the API's status for the container arrives or the window closes. */
+static void finish(struct correlator *c, const char *type, const struct cgroup_entry *e, int64_t boot_ns,
+		   uint64_t id_a, uint64_t id_b, cJSON *kernel, const char *what, const char *comm, bool is_exit,
+		   bool wait)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	const struct kube_pod *pod;
+	const struct kube_terminated *t;
+
+	if (!p) {
+		cJSON_Delete(kernel);
+		return;
+	}
+	snprintf(p->type, sizeof(p->type), "%s", type);
+	p->kernel = kernel;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	p->is_exit = is_exit;
+	p->event_time_ns = correlate_boot_to_realtime(boot_ns);
+	record_make_id(type, c->opts.boot_id, e->container_cgroup_id, id_a, id_b, p->record_id);
+	memcpy(p->pod_uid, e->ref.pod_uid, sizeof(p->pod_uid));
+	memcpy(p->container_id, e->ref.container_id, sizeof(p->container_id));
+	snprintf(p->qos, sizeof(p->qos), "%s", e->ref.pod_uid[0] ? cgroup_qos_name(e->ref.qos) : "");
+	snprintf(p->runtime, sizeof(p->runtime), "%s", cgroup_runtime_name(e->ref.runtime));
+	snprintf(p->cgroup, sizeof(p->cgroup), "%s", e->path);
+	pod = c->opts.api ? node_state_pod(c->opts.api, p->pod_uid) : NULL;
+	if (!wait || !c->opts.api || !c->opts.join_window_ms || (api_container(pod, p->container_id, &t) && t)) {
+		/* nothing to wait for, or the API already has it */
+		if (wait && pod && api_container(pod, p->container_id, &t) && t)
+			c->stats.joined++;
+		send_pending(c, p, pod);
+		cJSON_Delete(p->kernel);
+		free(p);
+		return;
+	}
+	if (c->npending == MAX_PENDING) {
+		c->stats.pending_overflow++;
+		send_pending(c, p, pod);
+		cJSON_Delete(p->kernel);
+		free(p);
+		return;
+	}
+	p->deadline_ns = mono_ns() + (int64_t)c->opts.join_window_ms * 1000000LL;
+	c->pending[c->npending++] = p;
+}
+
+void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool deleted)
+{
+	for (uint32_t i = 0; i < c->npending;) {
+		struct pending *p = c->pending[i];
+		const struct kube_terminated *t;
+
+		if (strcmp(p->pod_uid, pod->uid) == 0 && api_container(pod, p->container_id, &t) && t) {
+			c->stats.joined++;
+			send_pending(c, p, pod);
+			drop_pending(c, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+static void close_window(struct correlator *c, uint32_t i)
+{
+	struct pending *p = c->pending[i];
+	const struct kube_pod *pod = c->opts.api ? node_state_pod(c->opts.api, p->pod_uid) : NULL;
+	const struct kube_terminated *t;
+
+	if (pod && !api_container(pod, p->container_id, &t) && strcmp(p->comm, "pause") == 0) {
+		/* the pod's sandbox: never one of its containers, folded into the pod */
+		c->stats.sandboxes_folded++;
+	} else {
+		c->stats.unconfirmed++;
+		send_pending(c, p, pod);
+	}
+	drop_pending(c, i);
+}
+
+void correlator_tick(struct correlator *c)
+{
+	int64_t now = mono_ns();
+
+	for (uint32_t i = 0; i < c->npending;) {
+		if (c->pending[i]->deadline_ns <= now) {
+			close_window(c, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+void correlator_flush(struct correlator *c)
+{
+	while (c->npending)
+		close_window(c, c->npending - 1);
+}
+
 static void emit_exited(struct correlator *c, const struct cgroup_entry *e, struct container_state *st,
 			const struct nt_exit_event *ev)
 {
 	struct exit_status es;
 	const struct signal_note *fatal = NULL;
-	char summary[256], id12[13];
-	struct record r;
+	char summary[256];
 	cJSON *k, *sigs;
 	bool oom;
 
@@ -199,19 +412,15 @@ static void emit_exited(struct correlator *c, const struct cgroup_entry *e, stru
 		}
 	}
 
-	short_id(e, id12);
 	if (es.exited)
-		snprintf(summary, sizeof(summary), "container %s (%s) exited with code %d", id12, ev->comm,
-			 es.code);
+		snprintf(summary, sizeof(summary), "exited with code %d", es.code);
 	else if (oom)
-		snprintf(summary, sizeof(summary), "container %s (%s) was OOM-killed (%s)", id12, ev->comm,
-			 signal_name(es.signal));
+		snprintf(summary, sizeof(summary), "was OOM-killed (%s)", signal_name(es.signal));
 	else if (fatal)
-		snprintf(summary, sizeof(summary), "container %s (%s) was killed by %s from %s (%s)", id12,
-			 ev->comm, signal_name(es.signal), fatal->sender_comm, fatal->sender);
+		snprintf(summary, sizeof(summary), "was killed by %s from %s (%s)", signal_name(es.signal),
+			 fatal->sender_comm, fatal->sender);
 	else
-		snprintf(summary, sizeof(summary), "container %s (%s) was killed by %s", id12, ev->comm,
-			 signal_name(es.signal));
+		snprintf(summary, sizeof(summary), "was killed by %s", signal_name(es.signal));
 	/* a shell's graceful exit(143) after SIGTERM: name who asked */
 	for (uint32_t i = st->nsignals; es.exited && i > 0; i--) {
 		const struct signal_note *s = &st->signals[i - 1];
@@ -223,11 +432,8 @@ static void emit_exited(struct correlator *c, const struct cgroup_entry *e, stru
 			 s->sender_comm, s->sender);
 		break;
 	}
-	init_record(c, &r, "container.exited", (int64_t)ev->hdr.ts_ns, e, ev->hdr.tgid, ev->start_boot_ns);
-	r.detail = k;
-	r.summary = summary;
-	c->opts.emit(c->opts.emit_ctx, &r);
-	cJSON_Delete(k);
+	finish(c, "container.exited", e, (int64_t)ev->hdr.ts_ns, ev->hdr.tgid, ev->start_boot_ns, k, summary,
+	       ev->comm, true, true);
 }
 
 static void format_mib(uint64_t bytes, char *buf, size_t len)
@@ -237,9 +443,8 @@ static void format_mib(uint64_t bytes, char *buf, size_t len)
 
 static void emit_oom(struct correlator *c, const struct cgroup_entry *e, const struct nt_oom_event *ev)
 {
-	char summary[256], id12[13], used[32], limit[32];
+	char summary[256], used[32], limit[32];
 	const char *scope = ev->node_wide ? "node" : ev->limit_level == 0 ? "container" : "pod";
-	struct record r;
 	cJSON *k = cJSON_CreateObject();
 
 	if (!k)
@@ -258,29 +463,23 @@ static void emit_oom(struct correlator *c, const struct cgroup_entry *e, const s
 	cJSON_AddNumberToObject(k, "trigger_pid", ev->trigger_pid);
 	cJSON_AddStringToObject(k, "trigger_comm", ev->trigger_comm);
 
-	short_id(e, id12);
 	if (ev->node_wide) {
 		format_mib(ev->victim_usage_bytes, used, sizeof(used));
-		snprintf(summary, sizeof(summary),
-			 "%s (pid %u) in container %s OOM-killed: the node ran out of memory (container used %s)",
-			 ev->comm, ev->hdr.tgid, id12, used);
+		snprintf(summary, sizeof(summary), "OOM-killed: the node ran out of memory (%s, pid %u, container used %s)",
+			 ev->comm, ev->hdr.tgid, used);
 	} else {
 		format_mib(ev->usage_bytes, used, sizeof(used));
 		format_mib(ev->limit_bytes, limit, sizeof(limit));
-		snprintf(summary, sizeof(summary), "%s (pid %u) in container %s OOM-killed at %s of %s %s limit",
-			 ev->comm, ev->hdr.tgid, id12, used, limit, scope);
+		snprintf(summary, sizeof(summary), "OOM-killed at %s of %s %s limit (%s, pid %u)", used, limit, scope,
+			 ev->comm, ev->hdr.tgid);
 	}
-	init_record(c, &r, "container.oom_killed", (int64_t)ev->hdr.ts_ns, e, ev->hdr.pid, ev->hdr.ts_ns);
-	r.detail = k;
-	r.summary = summary;
-	c->opts.emit(c->opts.emit_ctx, &r);
-	cJSON_Delete(k);
+	finish(c, "container.oom_killed", e, (int64_t)ev->hdr.ts_ns, ev->hdr.pid, ev->hdr.ts_ns, k, summary, ev->comm,
+	       false, true);
 }
 
 static void emit_exec(struct correlator *c, const struct cgroup_entry *e, const struct nt_exec_event *ev)
 {
-	char summary[256], id12[13];
-	struct record r;
+	char what[256];
 	cJSON *k = cJSON_CreateObject();
 
 	if (!k)
@@ -290,14 +489,9 @@ static void emit_exec(struct correlator *c, const struct cgroup_entry *e, const 
 	cJSON_AddStringToObject(k, "comm", ev->comm);
 	cJSON_AddStringToObject(k, "exe", ev->filename);
 	cJSON_AddNumberToObject(k, "uid", ev->uid);
-	short_id(e, id12);
-	snprintf(summary, sizeof(summary), "%s (pid %u, uid %u) exec'd into container %s from outside", ev->comm,
-		 ev->hdr.tgid, ev->uid, id12);
-	init_record(c, &r, "container.exec", (int64_t)ev->hdr.ts_ns, e, ev->hdr.tgid, ev->hdr.ts_ns);
-	r.detail = k;
-	r.summary = summary;
-	c->opts.emit(c->opts.emit_ctx, &r);
-	cJSON_Delete(k);
+	snprintf(what, sizeof(what), "had %s (pid %u, uid %u) exec'd into it from outside", ev->comm, ev->hdr.tgid,
+		 ev->uid);
+	finish(c, "container.exec", e, (int64_t)ev->hdr.ts_ns, ev->hdr.tgid, ev->hdr.ts_ns, k, what, "", false, false);
 }
 
 /* ---- tracking ---- */

@@ -205,6 +205,11 @@ static void emit_status(struct agent *a, const char *state)
 	add_imds_status(a, o);
 	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs.cgroups_dropped + cs.containers_dropped));
 	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs.signals_dropped);
+	cJSON_AddNumberToObject(o, "joined", (double)cs.joined);
+	cJSON_AddNumberToObject(o, "unconfirmed", (double)cs.unconfirmed);
+	cJSON_AddNumberToObject(o, "sandboxes_folded", (double)cs.sandboxes_folded);
+	cJSON_AddNumberToObject(o, "pending", (double)cs.pending);
+	cJSON_AddNumberToObject(o, "pending_overflow", (double)cs.pending_overflow);
 	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
 	cJSON_AddNumberToObject(o, "lines_truncated", (double)ws.truncated);
 
@@ -261,6 +266,7 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 
 	if (a->kube)
 		kube_client_tick(a->kube);
+	correlator_tick(a->correlator);
 	if (a->imds) {
 		struct imds_stats st;
 
@@ -357,19 +363,20 @@ static bool find_api_server(struct agent *a)
 	return true;
 }
 
+static void on_api_pod(void *ctx, const struct kube_pod *pod, bool deleted)
+{
+	struct agent *a = ctx;
+
+	if (a->correlator)
+		correlator_api_pod(a->correlator, pod, deleted);
+}
+
 static int setup_api(struct agent *a)
 {
-	struct node_state_options no = { 0 };
 	struct kube_client_options ko = { 0 };
 	char err[512];
 	int r;
 
-	no.node = &a->node;
-	no.emit = emit;
-	no.emit_ctx = a;
-	a->node_state = node_state_new(&no);
-	if (!a->node_state)
-		return -ENOMEM;
 	if (a->cfg.api == CONFIG_OFF) {
 		snprintf(a->api_reason, sizeof(a->api_reason), "disabled by --api off");
 		return 0;
@@ -430,6 +437,7 @@ static int setup(struct agent *a)
 	struct writer_options wo = { 0 };
 	struct probes_options po = { 0 };
 	struct correlate_options co = { 0 };
+	struct node_state_options no = { 0 };
 	const char *detail = NULL;
 	char err[512];
 	int r;
@@ -488,8 +496,24 @@ static int setup(struct agent *a)
 		snprintf(a->bpf_reason, sizeof(a->bpf_reason), "disabled by --bpf off");
 	}
 
+	no.node = &a->node;
+	no.emit = emit;
+	no.emit_ctx = a;
+	no.on_pod = on_api_pod;
+	no.on_pod_ctx = a;
+	a->node_state = node_state_new(&no);
+	if (!a->node_state)
+		return -ENOMEM;
+	r = setup_api(a);
+	if (r == 0)
+		r = setup_imds(a);
+	if (r < 0)
+		return r;
+
 	co.node = &a->node;
 	co.boot_id = a->boot_id;
+	co.api = a->kube ? a->node_state : NULL;
+	co.join_window_ms = a->cfg.join_window_ms;
 	co.mode = &a->mode;
 	co.probes = a->probes;
 	co.max_cgroups = a->cfg.cgroup_map_max;
@@ -500,11 +524,6 @@ static int setup(struct agent *a)
 		log_error("out of memory");
 		return -ENOMEM;
 	}
-	r = setup_api(a);
-	if (r == 0)
-		r = setup_imds(a);
-	if (r < 0)
-		return r;
 	if (a->probes) {
 		r = correlator_scan(a->correlator);
 		if (r < 0)
@@ -548,6 +567,7 @@ static int run(struct agent *a)
 	/* drain what the kernel already produced, then say goodbye */
 	if (a->probes)
 		probes_consume(a->probes);
+	correlator_flush(a->correlator);
 	emit_status(a, "stopping");
 	r = writer_sync(a->writer);
 	if (r < 0)

@@ -520,6 +520,8 @@ static void apply_pod(struct node_state *ns, enum kube_event_type type, const cJ
 		return;
 	}
 	pe = find_pod(ns, fresh->pod.uid);
+	if (ns->opts.on_pod)
+		ns->opts.on_pod(ns->opts.on_pod_ctx, &fresh->pod, type == KUBE_EV_DELETED);
 	if (type == KUBE_EV_DELETED) {
 		if (pe) {
 			/* the last status is the most complete: keep it for the record */

@@ -92,6 +92,14 @@ int record_encode(const struct record *r, char *buf, size_t len)
 			goto out;
 		}
 	}
+	if (r->detail2) {
+		cJSON *copy = cJSON_Duplicate(r->detail2, 1);
+
+		if (!copy || !cJSON_AddItemToObject(o, r->detail2_key, copy)) {
+			cJSON_Delete(copy);
+			goto out;
+		}
+	}
 	src = cJSON_AddArrayToObject(o, "sources");
 	if (!src)
 		goto out;

@@ -24,6 +24,7 @@ struct config {
 	enum config_mode imds;    /* EC2 instance metadata: auto (off when unreachable), on, off */
 	char imds_endpoint[256];
 	uint32_t imds_poll_s;
+	uint32_t join_window_ms;  /* a container record waits this long for the API's status */
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */
 	char attach[16];          /* probe attach: auto (tp_btf, else raw_tp), tp_btf, raw_tp */

@@ -8,6 +8,7 @@
 
 #include "nodetrail/cgroup_map.h"
 #include "nodetrail/events.h"
+#include "nodetrail/node_state.h"
 #include "nodetrail/record.h"
 
 struct probes;
@@ -18,6 +19,9 @@ struct correlate_options {
 	const struct cgroup_mode *mode;
 	struct probes *probes;        /* NULL when running without eBPF */
 	uint32_t max_cgroups;         /* cap of tracked cgroups and containers */
+	/* the API side, NULL without it; then kernel records go out at once */
+	const struct node_state *api;
+	uint32_t join_window_ms;      /* how long a container record waits for the API's status */
 	record_emit_cb emit;
 	void *emit_ctx;
 };
@@ -29,6 +33,11 @@ struct correlate_stats {
 	uint64_t containers_dropped;  /* container states not kept: table full */
 	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */
 	uint64_t signals_dropped;     /* signals beyond the per-container list */
+	uint64_t joined;              /* records the API confirmed within the window */
+	uint64_t unconfirmed;         /* records the window closed on without the API's status */
+	uint64_t sandboxes_folded;    /* sandbox (pause) exits folded into their pod */
+	uint64_t pending;             /* records waiting for the API now */
+	uint64_t pending_overflow;    /* records sent at once because the pending set was full */
 };
 
 struct correlator;
@@ -43,6 +52,13 @@ int correlator_scan(struct correlator *c);
 void correlator_kernel_event(struct correlator *c, const struct nt_event_hdr *hdr);
 
 void correlator_get_stats(const struct correlator *c, struct correlate_stats *ret);
+
+/* The API's view of a pod changed: join what waits for it. */
+void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool deleted);
+/* Once a second: records whose window closed go out with what is known. */
+void correlator_tick(struct correlator *c);
+/* Everything pending goes out now (at stop). */
+void correlator_flush(struct correlator *c);
 
 /* boot-time ns (bpf_ktime_get_boot_ns) to CLOCK_REALTIME ns */
 int64_t correlate_boot_to_realtime(int64_t boot_ns);

@@ -21,6 +21,9 @@ struct node_state_options {
 	void *emit_ctx;
 	uint32_t max_pods;            /* pods cached (a node runs <= 110 by default) */
 	uint32_t max_events;          /* event uids remembered for deduplication */
+	/* told of every pod object after it was applied (deleted: true when gone) */
+	void (*on_pod)(void *ctx, const struct kube_pod *pod, bool deleted);
+	void *on_pod_ctx;
 };
 
 struct node_state_stats {

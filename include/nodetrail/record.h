@@ -58,6 +58,9 @@ struct record {
 	/* per-type object, encoded under `detail_key` ("kernel", "agent") */
 	const char *detail_key;
 	const cJSON *detail;
+	/* a second side of a joined record ("api" beside "kernel"), optional */
+	const char *detail2_key;
+	const cJSON *detail2;
 	const char *sources[3];   /* NULL-terminated unless full */
 	const char *summary;
 };

@@ -90,7 +90,14 @@ static void signal_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t
 	correlator_kernel_event(c, &ev.hdr);
 }
 
+static void exit_ev_comm(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code, const char *comm);
+
 static void exit_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code)
+{
+	exit_ev_comm(c, cg, tgid, code, "app");
+}
+
+static void exit_ev_comm(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code, const char *comm)
 {
 	struct nt_exit_event ev = { 0 };
 
@@ -101,7 +108,7 @@ static void exit_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t c
 	ev.hdr.pid = ev.hdr.tgid = tgid;
 	ev.exit_code = code;
 	ev.start_boot_ns = 2000000000ULL;
-	snprintf(ev.comm, sizeof(ev.comm), "app");
+	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
 	correlator_kernel_event(c, &ev.hdr);
 }
 
@@ -311,6 +318,198 @@ static void test_signal_list_bounded(void **state)
 	cJSON_Delete(o);
 }
 
+/* ---- the join with the API's view (issue: correlation) ---- */
+
+struct jfx {
+	struct correlator *c;
+	struct node_state *ns;
+	struct captured cap;
+	struct cgroup_mode mode;
+	struct record_node node;
+};
+
+static void on_pod(void *ctx, const struct kube_pod *pod, bool deleted)
+{
+	correlator_api_pod(((struct jfx *)ctx)->c, pod, deleted);
+}
+
+static int jsetup(void **state)
+{
+	struct jfx *f = calloc(1, sizeof(*f));
+	struct correlate_options o = { 0 };
+	struct node_state_options no = { 0 };
+
+	f->mode.name = "v1";
+	f->node.node_name = "node-a";
+	no.node = &f->node;
+	no.emit = capture;
+	no.emit_ctx = &f->cap;
+	no.on_pod = on_pod;
+	no.on_pod_ctx = f;
+	f->ns = node_state_new(&no);
+	o.node = &f->node;
+	o.boot_id = "boot";
+	o.mode = &f->mode;
+	o.max_cgroups = 64;
+	o.emit = capture;
+	o.emit_ctx = &f->cap;
+	o.api = f->ns;
+	o.join_window_ms = 60000;
+	f->c = correlator_new(&o);
+	node_state_relist_begin(f->ns, KUBE_PODS);
+	node_state_relist_end(f->ns, KUBE_PODS);
+	mkdir_ev(f->c, ROOT_ID, 1, 0, "/kubepods");
+	mkdir_ev(f->c, QOS_ID, ROOT_ID, 1, "/kubepods/burstable");
+	mkdir_ev(f->c, POD_ID, QOS_ID, 1, "/kubepods/burstable/pod" POD_UID);
+	mkdir_ev(f->c, CTR_CG, POD_ID, 1, "/kubepods/burstable/pod" POD_UID "/" CTR_ID);
+	*state = f;
+	return 0;
+}
+
+static int jteardown(void **state)
+{
+	struct jfx *f = *state;
+
+	correlator_free(f->c);
+	node_state_free(f->ns);
+	free(f);
+	return 0;
+}
+
+static void api_pod(struct jfx *f, const char *container_status)
+{
+	char json[4096];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" POD_UID "\",\"name\":\"api-7d9f\",\"namespace\":\"shop\","
+		 "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"api-7d\"}]},"
+		 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"api\",\"image\":\"shop/api:3\","
+		 "\"resources\":{\"limits\":{\"memory\":\"512Mi\"}}}]},"
+		 "\"status\":{\"phase\":\"Running\",\"qosClass\":\"Burstable\",\"containerStatuses\":[%s]}}",
+		 container_status);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+}
+
+#define RUNNING_STATUS "{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"running\":{}}}"
+#define OOM_RESTARTED_STATUS                                                                             \
+	"{\"name\":\"api\",\"containerID\":\"containerd://b7e0c4d2f1a3958677665544332211ffeeddccbbaa99887766554433221100ff\"," \
+	"\"restartCount\":3,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":{\"exitCode\":137,"      \
+	"\"reason\":\"OOMKilled\",\"containerID\":\"containerd://" CTR_ID "\",\"finishedAt\":\"2026-11-24T10:00:01Z\"}}}"
+
+static void oom_ev(struct correlator *c)
+{
+	struct nt_oom_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_OOM;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 4000;
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = 4242;
+	ev.usage_bytes = ev.limit_bytes = 536870912;
+	ev.victim_usage_bytes = ev.victim_limit_bytes = 536870912;
+	snprintf(ev.comm, sizeof(ev.comm), "api");
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void assert_joined_oom(struct jfx *f)
+{
+	cJSON *o;
+
+	assert_int_equal(f->cap.n, 2);
+	assert_string_equal(f->cap.types[0], "container.oom_killed");
+	assert_string_equal(f->cap.types[1], "container.exited");
+	o = cJSON_Parse(f->cap.json[0]);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "reason")), "OOMKilled");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "restart_count")), 3);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "memory_limit_bytes")) == 536870912.0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "container"), "name")), "api");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "pod"), "name")), "api-7d9f");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "sources")), 2);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			    "container api of pod shop/api-7d9f OOM-killed at 512.0 MiB of 512.0 MiB container limit "
+			    "(api, pid 4242), restart #3");
+	cJSON_Delete(o);
+}
+
+static void test_join_oom_kernel_first(void **state)
+{
+	struct jfx *f = *state;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	oom_ev(f->c);
+	signal_ev(f->c, CTR_CG, 4242, 9, HOST_CG, 1, "api");
+	exit_ev(f->c, CTR_CG, 4242, 9);
+	assert_int_equal(f->cap.n, 0); /* both wait for the API */
+	api_pod(f, OOM_RESTARTED_STATUS);
+	assert_joined_oom(f);
+}
+
+static void test_join_oom_api_first(void **state)
+{
+	struct jfx *f = *state;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	api_pod(f, OOM_RESTARTED_STATUS);
+	oom_ev(f->c);
+	exit_ev(f->c, CTR_CG, 4242, 9);
+	assert_joined_oom(f);
+}
+
+static void test_exit_the_api_never_confirms(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	cJSON *o;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	exit_ev(f->c, CTR_CG, 4242, 1 << 8);
+	correlator_tick(f->c);
+	assert_int_equal(f->cap.n, 0);
+	correlator_flush(f->c); /* the window closes (at stop, or its time) */
+	assert_int_equal(f->cap.n, 1);
+	o = cJSON_Parse(f->cap.json[0]);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "confirmed")));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "container"), "name")), "api");
+	cJSON_Delete(o);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.unconfirmed, 1);
+}
+
+static void test_sandbox_folded(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+
+	/* the pause container: a cgroup of the pod that no container status names */
+	mkdir_ev(f->c, 105, POD_ID, 1, "/kubepods/burstable/pod" POD_UID "/b7e0c4d2f1a3958677665544332211ffeeddccbbaa99887766554433221100ff");
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, 105, 5000, 1, 1, "pause");
+	exit_ev_comm(f->c, 105, 5000, 2, "pause");
+	correlator_flush(f->c);
+	assert_int_equal(f->cap.n, 0);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.sandboxes_folded, 1);
+}
+
+int main_join(void);
+int main_join(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_join_oom_kernel_first, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
+	};
+
+	return cmocka_run_group_tests_name("join", tests, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,5 +522,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signal_list_bounded, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL) | main_join();
 }
+

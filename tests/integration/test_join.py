@@ -1,0 +1,117 @@
+"""Kernel and API joined: a real runc container's exit or OOM kill, and the stand-in API
+server's status for the same container id, become one record with both sides."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+import containers  # noqa: E402
+from agent import Agent, require_real_kernel  # noqa: E402
+from kubeapi import KubeAPI  # noqa: E402
+
+NODE = "ip-10-0-1-23.ec2.internal"
+
+
+def skip_class(why):
+    raise unittest.SkipTest(why)
+
+
+class KernelApiJoin(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_real_kernel(skip_class)
+        containers.kubelet_roots()
+        cls.rootfs = containers.Rootfs()
+        cls.dir = tempfile.mkdtemp(prefix="nodetrail-join-")
+        cls.api = KubeAPI(cls.dir, bookmark_interval=0.5)
+        cls.api.upsert("nodes", {"metadata": {"name": NODE}, "spec": {}, "status": {}})
+        cls.agent = Agent("--bpf", "on", "--api", "on", "--api-server", cls.api.url, "--token-file",
+                          cls.api.token_file, "--ca-file", cls.api.ca_file, "--imds", "off",
+                          "--join-window", "3000", node=NODE).start()
+        cls.started = []
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, _ = cls.agent.stop()
+        for c in cls.started:
+            c.remove()
+        cls.api.close()
+        cls.rootfs.remove()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        assert rc == 0, cls.agent.log()[-2000:]
+
+    def pod(self, c, name, status):
+        return {"metadata": {"name": name, "namespace": "shop", "uid": c.pod_uid,
+                             "ownerReferences": [{"kind": "ReplicaSet", "name": name + "-rs"}]},
+                "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "shop/app:1",
+                                                           "resources": {"limits": {"memory": "32Mi"}}}]},
+                "status": {"phase": "Running", "qosClass": "Burstable", "containerStatuses": [status]}}
+
+    def run_container(self, args, **kw):
+        c = containers.Container(self.rootfs, args, **kw)
+        self.started.append(c)
+        return c
+
+    def test_exit_joined_with_restart(self):
+        c = self.run_container(["sh", "-c", "sleep 0.3; exit 3"])
+        running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 0, "state": {"running": {}}}
+        self.api.upsert("pods", self.pod(c, "web-1", running))
+        c.start()
+        self.assertTrue(c.wait())
+        time.sleep(0.5)
+        # kubelet restarts it: the old id moves to lastState
+        restarted = {"name": "app", "containerID": "containerd://" + "e" * 64, "restartCount": 1,
+                     "state": {"running": {}}, "lastState": {"terminated": {
+                         "exitCode": 3, "reason": "Error", "containerID": "containerd://" + c.id,
+                         "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}}
+        self.api.upsert("pods", self.pod(c, "web-1", restarted))
+        r = self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
+                                what="joined container.exited")
+        self.assertEqual(r["sources"], ["kernel", "api"])
+        self.assertEqual(r["kernel"]["exit_code"], 3)
+        self.assertEqual(r["api"]["exit_code"], 3)
+        self.assertEqual(r["api"]["reason"], "Error")
+        self.assertEqual(r["api"]["restart_count"], 1)
+        self.assertEqual(r["container"]["name"], "app")
+        self.assertEqual(r["pod"]["name"], "web-1")
+        self.assertEqual(r["pod"]["owner"]["kind"], "ReplicaSet")
+        self.assertIn("container app of pod shop/web-1 exited with code 3", r["summary"])
+        self.assertIn("restart #1", r["summary"])
+
+    def test_oom_joined(self):
+        c = self.run_container(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                               memory_limit=32 << 20)
+        running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 2, "state": {"running": {}}}
+        self.api.upsert("pods", self.pod(c, "oom-1", running))
+        c.start()
+        self.assertTrue(c.wait())
+        oomed = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 2,
+                 "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "containerID": "containerd://" + c.id}}}
+        self.api.upsert("pods", self.pod(c, "oom-1", oomed))
+        r = self.agent.wait_for(lambda r: r["type"] == "container.oom_killed" and r["container"]["id"] == c.id,
+                                what="joined container.oom_killed")
+        self.assertEqual(r["sources"], ["kernel", "api"])
+        self.assertEqual(r["kernel"]["memory_limit_bytes"], 32 << 20)
+        self.assertEqual(r["api"]["memory_limit_bytes"], 32 << 20)
+        self.assertEqual(r["api"]["reason"], "OOMKilled")
+        self.assertIn("container app of pod shop/oom-1 OOM-killed at 32.0 MiB of 32.0 MiB container limit",
+                      r["summary"])
+        self.assertIn("restart #2", r["summary"])
+
+    def test_exit_the_api_never_confirms(self):
+        c = self.run_container(["sh", "-c", "exit 4"])
+        c.start()
+        self.assertTrue(c.wait())
+        t0 = time.time()
+        r = self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
+                                timeout=10, what="unconfirmed container.exited")
+        self.assertGreaterEqual(time.time() - t0, 2.0)  # it waited for the API's word
+        self.assertEqual(r["sources"], ["kernel"])
+        self.assertEqual(r["kernel"]["exit_code"], 4)
+
+
+if __name__ == "__main__":
+    unittest.main()
