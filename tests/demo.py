@@ -1,23 +1,55 @@
-"""nodetrail demo: the agent, a few scripted runc containers, and the records it wrote.
+"""nodetrail demo: the agent on this machine's real kernel, runc containers in kubelet-style
+cgroups, and stand-ins for the Kubernetes API server and EC2 IMDS telling their side of the story.
 
 Usage (root): python3 tests/demo.py AGENT_BINARY
 """
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "integration"))
+sys.path.insert(0, os.path.join(here, "fakeapi"))
 os.environ.setdefault("NODETRAIL_AGENT", sys.argv[1] if len(sys.argv) > 1 else "build/nodetrail")
 
 import containers  # noqa: E402
 from agent import Agent  # noqa: E402
+from imds import IMDS  # noqa: E402
+from kubeapi import KubeAPI  # noqa: E402
 
-STEPS = 6
+NODE = "ip-10-0-1-23.ec2.internal"
+STEPS = 7
 
 
 def step(n, text):
     print(f"[{n}/{STEPS}] {text}", flush=True)
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def pod(c, name, status, meta=None, memory="64Mi"):
+    m = {"name": name, "namespace": "shop", "uid": c.pod_uid,
+         "ownerReferences": [{"kind": "ReplicaSet", "name": name.rsplit("-", 1)[0]}]}
+    m.update(meta or {})
+    return {"metadata": m, "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 30,
+                                    "containers": [{"name": "app", "image": f"shop/{name.split('-')[0]}:1.4",
+                                                    "resources": {"limits": {"memory": memory}}}]},
+            "status": {"phase": "Running", "qosClass": "Burstable", "containerStatuses": [status]}}
+
+
+def running(c, restarts=0):
+    return {"name": "app", "containerID": "containerd://" + c.id, "restartCount": restarts, "state": {"running": {}}}
+
+
+def terminated_last(c, code, reason, restarts):
+    return {"name": "app", "containerID": "containerd://" + "f" * 64, "restartCount": restarts,
+            "state": {"running": {}}, "lastState": {"terminated": {
+                "exitCode": code, "reason": reason, "containerID": "containerd://" + c.id, "finishedAt": now()}}}
 
 
 def main():
@@ -26,36 +58,62 @@ def main():
     containers.cleanup_stale()
     containers.kubelet_roots()
     rootfs = containers.Rootfs()
-    agent = Agent(node="ip-10-0-1-23.ec2.internal")
+    tmp = tempfile.mkdtemp(prefix="nodetrail-demo-")
+    api = KubeAPI(tmp, bookmark_interval=1)
+    imds = IMDS()
+    api.upsert("nodes", {"metadata": {"name": NODE, "labels": {
+        "eks.amazonaws.com/capacityType": "SPOT", "eks.amazonaws.com/nodegroup": "shop-spot",
+        "node.kubernetes.io/instance-type": "m5.large", "topology.kubernetes.io/zone": "us-east-1a"}},
+        "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}]}})
+    agent = Agent("--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file", api.ca_file,
+                  "--imds", "on", "--imds-endpoint", imds.url, "--imds-poll", "1", "--join-window", "3000",
+                  node=NODE)
     started = []
 
-    def run(args, **kw):
+    def run(name, args, **kw):
         c = containers.Container(rootfs, args, **kw)
         started.append(c)
+        api.upsert("pods", pod(c, name, running(c), memory=kw.get("memory_label", "64Mi")))
         return c.start()
 
     try:
-        step(1, "starting nodetrail (eBPF probes, records to " + agent.out + ")")
+        step(1, f"starting nodetrail (eBPF probes, API watches, IMDS); records go to {agent.out}")
         agent.start()
-        step(2, "a container that exits with code 3 (cgroupfs layout)")
-        c = run(["sh", "-c", "sleep 0.3; exit 3"])
+        step(2, "checkout-7f9c crashes with exit code 3 and the kubelet restarts it")
+        c = run("checkout-7f9c", ["sh", "-c", "sleep 0.3; exit 3"])
         c.wait()
-        step(3, "a container stopped with SIGTERM from outside, exiting gracefully (systemd layout)")
-        c = run(["sh", "-c", "trap 'exit 143' TERM; sleep 1000 & wait"], layout="systemd")
-        time.sleep(0.3)
-        c.kill("TERM")
+        api.upsert("pods", pod(c, "checkout-7f9c", terminated_last(c, 3, "Error", 1)))
+        step(3, "cart-5d2a is OOM-killed at its 32 MiB memory limit and restarted")
+        c = run("cart-5d2a", ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], memory_limit=32 << 20)
         c.wait()
-        step(4, "a container OOM-killed at its 32 MiB memory limit")
-        c = run(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], memory_limit=32 << 20)
-        c.wait()
-        step(5, "an exec into a running container (what kubectl exec does), then SIGKILL")
-        c = run(["sh", "-c", "while true; do sleep 1; done"], qos="besteffort")
+        p = pod(c, "cart-5d2a", terminated_last(c, 137, "OOMKilled", 3), memory="32Mi")
+        api.upsert("pods", p)
+        step(4, "someone execs into search-8b1e (what kubectl exec does)")
+        c = run("search-8b1e", ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"], qos="besteffort")
         time.sleep(0.3)
         c.exec(["/bin/true"])
-        c.kill("KILL")
+        step(5, "search-8b1e is evicted through the Eviction API and stops gracefully on SIGTERM")
+        evicting = pod(c, "search-8b1e", running(c), meta={"deletionTimestamp": now(), "deletionGracePeriodSeconds": 30})
+        evicting["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                             "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}]
+        api.upsert("pods", evicting)
+        c.kill("TERM")
         c.wait()
-        time.sleep(0.5)
-        step(6, "stopping nodetrail")
+        evicting["status"]["containerStatuses"] = [{"name": "app", "containerID": "containerd://" + c.id,
+                                                     "restartCount": 0, "state": {"terminated": {
+                                                         "exitCode": 0, "reason": "Completed",
+                                                         "containerID": "containerd://" + c.id}}}]
+        api.upsert("pods", evicting)
+        api.delete("pods", "shop", "search-8b1e")
+        step(6, "EC2 announces a spot interruption; aws-node-termination-handler taints the node")
+        imds.set_spot_action("terminate")
+        time.sleep(1.5)
+        node = api.objects["nodes"][("", NODE)]
+        node["spec"]["taints"] = [{"key": "aws-node-termination-handler/spot-itn", "value": "spot-itn-8a1f",
+                                   "effect": "NoSchedule"}]
+        api.upsert("nodes", node)
+        time.sleep(1.5)
+        step(7, "stopping nodetrail")
         rc, took = agent.stop()
     finally:
         if agent.proc and agent.proc.poll() is None:
@@ -63,17 +121,21 @@ def main():
         for c in started:
             c.remove()
         rootfs.remove()
+        api.close()
+        imds.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     print()
     print("Timeline (what Fluent Bit would ship to CloudWatch Logs):")
     for r in agent.records():
-        t = r["event_time"][11:23]
-        print(f"  {t}  {r['type']:<21} {r['summary']}")
+        src = "+".join(r.get("sources") or ["agent"])
+        print(f"  {r['event_time'][11:23]}  {r['type']:<21} {src:<11} {r['summary']}")
     print()
     print(f"Record file: {agent.files()[0]}")
-    print("One record in full:")
     recs = [r for r in agent.records() if r["type"] == "container.oom_killed"]
-    print(json.dumps(recs[0] if recs else agent.records()[-1], indent=2))
+    if recs:
+        print("The OOM kill in full:")
+        print(json.dumps(recs[0], indent=2))
     print(f"\nagent exited {rc} after SIGTERM in {took:.2f} s")
     return 0 if rc == 0 else 1
 
