@@ -44,6 +44,15 @@ before=$total_fail
 count "$out"
 [ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
 
+echo "== the README's first command (make demo)"
+out=$(./tests/demo.sh "$BUILD/nodetrail" 2>&1); rc=$?
+echo "$out" | tail -25
+if [ $rc -eq 0 ] && echo "$out" | grep -q "container.oom_killed  kernel+api" && echo "$out" | grep -q "node.interruption"; then
+	echo "ok: the demo shows joined records"; total_pass=$((total_pass + 1))
+else
+	echo "FAIL: the demo (exit $rc) did not show its records"; total_fail=$((total_fail + 1))
+fi
+
 echo "== unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 out=$(make -s asan 2>&1); rc=$?
