@@ -41,6 +41,26 @@ struct container_state {
 	uint32_t noom;
 	uint32_t exec_in[MAX_EXEC_IN]; /* tgids exec'd from outside */
 	uint32_t nexec_in;
+	/* the stop, as the pod's termination timeline needs it (not capped like signals[]) */
+	int64_t term_boot_ns;     /* first SIGTERM to the main process */
+	int64_t kill_boot_ns;     /* first SIGKILL to it */
+	char kill_comm[NT_COMM_LEN];
+	const char *kill_sender;
+};
+
+#define MAX_ENDS 512
+
+/* how a container's main process ended, kept past its cgroup's removal so
+ * that the pod's termination record can tell each container's story */
+struct container_end {
+	char pod_uid[CGROUP_POD_UID_LEN + 1];
+	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+	char comm[NT_COMM_LEN];
+	int64_t term_ns, kill_ns, exit_ns; /* CLOCK_REALTIME, 0 if none */
+	char kill_comm[NT_COMM_LEN];
+	const char *kill_sender;
+	uint32_t exit_code;       /* raw wait status */
+	bool oom;
 };
 
 #define MAX_PENDING 1024
@@ -64,6 +84,9 @@ struct pending {
 
 struct correlator {
 	struct correlate_options opts;
+	struct container_end ends[MAX_ENDS]; /* ring, oldest overwritten */
+	uint32_t ends_next;
+	uint64_t ends_total;
 	struct pending *pending[MAX_PENDING];
 	uint32_t npending;
 	struct cgroup_map *cgroups;
@@ -605,6 +628,27 @@ static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
 	}
 }
 
+static void remember_end(struct correlator *c, const struct cgroup_entry *e, const struct container_state *st,
+			 const struct nt_exit_event *ev)
+{
+	struct container_end *end = &c->ends[c->ends_next];
+
+	c->ends_next = (c->ends_next + 1) % MAX_ENDS;
+	c->ends_total++;
+	memset(end, 0, sizeof(*end));
+	memcpy(end->pod_uid, e->ref.pod_uid, sizeof(end->pod_uid));
+	memcpy(end->container_id, e->ref.container_id, sizeof(end->container_id));
+	memcpy(end->comm, ev->comm, sizeof(end->comm));
+	end->comm[NT_COMM_LEN - 1] = '\0';
+	end->term_ns = st->term_boot_ns ? correlate_boot_to_realtime(st->term_boot_ns) : 0;
+	end->kill_ns = st->kill_boot_ns ? correlate_boot_to_realtime(st->kill_boot_ns) : 0;
+	memcpy(end->kill_comm, st->kill_comm, sizeof(end->kill_comm));
+	end->kill_sender = st->kill_sender;
+	end->exit_ns = correlate_boot_to_realtime((int64_t)ev->hdr.ts_ns);
+	end->exit_code = ev->exit_code;
+	end->oom = tgid_in(st->oom_victims, st->noom, ev->hdr.tgid);
+}
+
 static void on_proc_exit(struct correlator *c, const struct nt_exit_event *ev)
 {
 	const struct cgroup_entry *e;
@@ -615,6 +659,7 @@ static void on_proc_exit(struct correlator *c, const struct nt_exit_event *ev)
 	if (!st->main_tgid || ev->hdr.tgid != st->main_tgid || st->exit_reported)
 		return;
 	st->exit_reported = true;
+	remember_end(c, e, st, ev);
 	emit_exited(c, e, st, ev);
 }
 
@@ -626,6 +671,18 @@ static void on_signal(struct correlator *c, const struct nt_signal_event *ev)
 
 	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
 		return;
+	sender = cgroup_map_get(c->cgroups, ev->sender_cgroup_id);
+	if (!st->main_tgid || ev->hdr.tgid == st->main_tgid) {
+		if (ev->sig == 15 && !st->term_boot_ns)
+			st->term_boot_ns = (int64_t)ev->hdr.ts_ns;
+		if (ev->sig == 9 && !st->kill_boot_ns) {
+			st->kill_boot_ns = (int64_t)ev->hdr.ts_ns;
+			memcpy(st->kill_comm, ev->sender_comm, sizeof(st->kill_comm));
+			st->kill_comm[NT_COMM_LEN - 1] = '\0';
+			st->kill_sender = ev->sender_kernel ? "kernel" :
+					  sender && sender->container_cgroup_id == e->id ? "self" : "external";
+		}
+	}
 	if (st->nsignals >= MAX_SIGNALS) {
 		st->signals_dropped++;
 		c->stats.signals_dropped++;
@@ -638,7 +695,6 @@ static void on_signal(struct correlator *c, const struct nt_signal_event *ev)
 	s->sender_tgid = ev->sender_tgid;
 	memcpy(s->sender_comm, ev->sender_comm, sizeof(s->sender_comm));
 	s->sender_comm[NT_COMM_LEN - 1] = '\0';
-	sender = cgroup_map_get(c->cgroups, ev->sender_cgroup_id);
 	if (ev->sender_kernel)
 		s->sender = "kernel";
 	else if (sender && sender->container_cgroup_id == e->id)
@@ -757,4 +813,83 @@ int correlator_scan(struct correlator *c)
 		return n;
 	scan_procs(c);
 	return n;
+}
+
+/* ---- a pod's termination, as the kernel saw it ---- */
+
+static const char *verdict(const struct container_end *end, int64_t grace_s)
+{
+	struct exit_status es;
+
+	exit_status_decode(end->exit_code, &es);
+	if (end->oom)
+		return "oom_killed";
+	if (es.exited || es.signal == 15)
+		return end->term_ns ? "graceful" : "exited";
+	if (es.signal == 9 && end->term_ns && end->kill_ns) {
+		/* the kubelet sends SIGKILL when the grace period runs out */
+		if (grace_s >= 0 && end->kill_ns - end->term_ns >= (grace_s * 1000 - 500) * 1000000LL)
+			return "killed_after_grace";
+		return "killed_before_grace";
+	}
+	return "killed";
+}
+
+cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, int64_t grace_s)
+{
+	cJSON *view = NULL, *list = NULL;
+	int graceful = 0, killed = 0;
+	char when[32];
+
+	for (uint32_t i = 0; i < MAX_ENDS; i++) {
+		const struct container_end *end = &c->ends[i];
+		const struct kube_terminated *t;
+		const struct kube_container *k;
+		struct exit_status es;
+		const char *v;
+		cJSON *o;
+
+		if (!end->exit_ns || strcmp(end->pod_uid, pod->uid) != 0 || strcmp(end->comm, "pause") == 0)
+			continue;
+		if (!view) {
+			view = cJSON_CreateObject();
+			list = view ? cJSON_AddArrayToObject(view, "containers") : NULL;
+			if (!list)
+				break;
+		}
+		o = cJSON_CreateObject();
+		if (!o)
+			break;
+		k = api_container(pod, end->container_id, &t);
+		if (k)
+			cJSON_AddStringToObject(o, "name", k->name);
+		cJSON_AddStringToObject(o, "id", end->container_id);
+		if (end->term_ns)
+			cJSON_AddStringToObject(o, "sigterm_at", writer_format_time(end->term_ns, when));
+		if (end->kill_ns) {
+			cJSON_AddStringToObject(o, "sigkill_at", writer_format_time(end->kill_ns, when));
+			cJSON_AddStringToObject(o, "sigkill_sender", end->kill_sender ? end->kill_sender : "external");
+			cJSON_AddStringToObject(o, "sigkill_comm", end->kill_comm);
+		}
+		cJSON_AddStringToObject(o, "exited_at", writer_format_time(end->exit_ns, when));
+		exit_status_decode(end->exit_code, &es);
+		if (es.exited)
+			cJSON_AddNumberToObject(o, "exit_code", es.code);
+		else
+			cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+		if (end->term_ns)
+			cJSON_AddNumberToObject(o, "stop_s", (double)((end->exit_ns - end->term_ns) / 1000000) / 1000.0);
+		v = verdict(end, grace_s);
+		cJSON_AddStringToObject(o, "verdict", v);
+		if (!strcmp(v, "graceful") || !strcmp(v, "exited"))
+			graceful++;
+		else
+			killed++;
+		cJSON_AddItemToArray(list, o);
+	}
+	if (view) {
+		cJSON_AddNumberToObject(view, "graceful", graceful);
+		cJSON_AddNumberToObject(view, "killed", killed);
+	}
+	return view;
 }

@@ -371,6 +371,13 @@ static void on_api_pod(void *ctx, const struct kube_pod *pod, bool deleted)
 		correlator_api_pod(a->correlator, pod, deleted);
 }
 
+static cJSON *on_kernel_view(void *ctx, const struct kube_pod *pod, int64_t grace_s)
+{
+	struct agent *a = ctx;
+
+	return a->correlator && a->probes ? correlator_kernel_view(a->correlator, pod, grace_s) : NULL;
+}
+
 static int setup_api(struct agent *a)
 {
 	struct kube_client_options ko = { 0 };
@@ -500,6 +507,7 @@ static int setup(struct agent *a)
 	no.emit = emit;
 	no.emit_ctx = a;
 	no.on_pod = on_api_pod;
+	no.kernel_view = on_kernel_view;
 	no.on_pod_ctx = a;
 	a->node_state = node_state_new(&no);
 	if (!a->node_state)

@@ -431,7 +431,7 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 	const char *cause = termination_cause(p);
 	char summary[768];
 	struct record r = { 0 };
-	cJSON *o, *ctrs;
+	cJSON *o, *ctrs, *kernel;
 	int64_t grace = p->deletion_grace_s >= 0 ? p->deletion_grace_s : p->termination_grace_s;
 
 	if (pe->terminated_reported)
@@ -486,6 +486,33 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 	}
 	if (strcmp(how, "relist") == 0)
 		strncat(summary, "; found gone by a relist", sizeof(summary) - strlen(summary) - 1);
+	kernel = ns->opts.kernel_view ? ns->opts.kernel_view(ns->opts.on_pod_ctx, p, grace) : NULL;
+	if (kernel) {
+		size_t n = strlen(summary);
+		cJSON *item;
+		int after_grace = 0, killed = 0, graceful = 0, total = 0;
+
+		cJSON_ArrayForEach(item, cJSON_GetObjectItem(kernel, "containers")) {
+			const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(item, "verdict"));
+			bool ok = v && (!strcmp(v, "graceful") || !strcmp(v, "exited"));
+			bool late = v && !strcmp(v, "killed_after_grace");
+
+			total++;
+			graceful += ok;
+			after_grace += late;
+			killed += !ok && !late;
+		}
+		n += (size_t)snprintf(summary + n, sizeof(summary) - n, "; kernel: %d of %d container%s stopped gracefully",
+				      graceful, total, total == 1 ? "" : "s");
+		if (after_grace && n < sizeof(summary))
+			n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %d SIGKILLed after the grace period",
+					      after_grace);
+		if (killed && n < sizeof(summary))
+			snprintf(summary + n, sizeof(summary) - n, ", %d killed", killed);
+		r.detail2_key = "kernel";
+		r.detail2 = kernel;
+		r.sources[1] = "kernel";
+	}
 	r.type = "pod.terminated";
 	r.event_time_ns = node_state_parse_time(p->deletion_timestamp);
 	r.pod_uid = p->uid;
@@ -497,6 +524,7 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 	record_make_id(r.type, NULL, record_hash_str(p->uid), 0, 0, r.record_id);
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);
+	cJSON_Delete(kernel);
 }
 
 /* a pod that has ended while its object stays (kubelet eviction, node shutdown) */

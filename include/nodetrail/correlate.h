@@ -57,6 +57,11 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool deleted);
 /* Once a second: records whose window closed go out with what is known. */
 void correlator_tick(struct correlator *c);
+/* How the pod's containers ended as the kernel saw it: per container
+ * SIGTERM, SIGKILL, exit and a verdict against the grace period (-1 if
+ * unknown). NULL if the kernel saw none of them end. Caller frees. */
+cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, int64_t grace_s);
+
 /* Everything pending goes out now (at stop). */
 void correlator_flush(struct correlator *c);
 

@@ -23,6 +23,8 @@ struct node_state_options {
 	uint32_t max_events;          /* event uids remembered for deduplication */
 	/* told of every pod object after it was applied (deleted: true when gone) */
 	void (*on_pod)(void *ctx, const struct kube_pod *pod, bool deleted);
+	/* the kernel's side of a pod's termination, joined into pod.terminated (may be NULL) */
+	cJSON *(*kernel_view)(void *ctx, const struct kube_pod *pod, int64_t grace_s);
 	void *on_pod_ctx;
 };
 

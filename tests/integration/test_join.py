@@ -101,6 +101,40 @@ class KernelApiJoin(unittest.TestCase):
                       r["summary"])
         self.assertIn("restart #2", r["summary"])
 
+    def test_eviction_sigterm_ignored_then_sigkill_after_grace(self):
+        c = self.run_container(["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"])
+        running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 0, "state": {"running": {}}}
+        self.api.upsert("pods", self.pod(c, "stubborn-1", running))
+        c.start()
+        time.sleep(0.3)
+        evicting = self.pod(c, "stubborn-1", running)
+        evicting["metadata"].update({"deletionTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                     "deletionGracePeriodSeconds": 2})
+        evicting["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                             "reason": "EvictionByEvictionAPI"}]
+        self.api.upsert("pods", evicting)
+        c.kill("TERM")   # ignored
+        time.sleep(2.0)  # the grace period
+        c.kill("KILL")
+        self.assertTrue(c.wait())
+        evicting["status"]["containerStatuses"] = [{"name": "app", "containerID": "containerd://" + c.id,
+                                                     "state": {"terminated": {"exitCode": 137, "reason": "Error",
+                                                                              "containerID": "containerd://" + c.id}}}]
+        self.api.upsert("pods", evicting)
+        time.sleep(0.3)
+        self.api.delete("pods", "shop", "stubborn-1")
+        r = self.agent.wait_for(lambda r: r["type"] == "pod.terminated" and r["pod"]["name"] == "stubborn-1",
+                                what="pod.terminated")
+        self.assertEqual(r["api"]["cause"], "evicted")
+        self.assertEqual(r["sources"], ["api", "kernel"])
+        k = r["kernel"]["containers"][0]
+        self.assertEqual(k["name"], "app")
+        self.assertEqual(k["verdict"], "killed_after_grace")
+        self.assertEqual(k["signal"], "SIGKILL")
+        self.assertEqual(k["sigkill_comm"], "runc")
+        self.assertGreaterEqual(k["stop_s"], 1.9)
+        self.assertIn("1 SIGKILLed after the grace period", r["summary"])
+
     def test_exit_the_api_never_confirms(self):
         c = self.run_container(["sh", "-c", "exit 4"])
         c.start()

@@ -72,14 +72,14 @@ static void exec_ev(struct correlator *c, uint64_t cg, uint32_t tgid, int first,
 	correlator_kernel_event(c, &ev.hdr);
 }
 
-static void signal_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t sig, uint64_t sender_cg,
-		      int kernel, const char *sender)
+static void signal_ev_at(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t sig, uint64_t sender_cg,
+			 int kernel, const char *sender, uint64_t ts_ns)
 {
 	struct nt_signal_event ev = { 0 };
 
 	ev.hdr.type = NT_EV_SIGNAL;
 	ev.hdr.size = sizeof(ev);
-	ev.hdr.ts_ns = 3000;
+	ev.hdr.ts_ns = ts_ns;
 	ev.hdr.cgroup_id = cg;
 	ev.hdr.pid = ev.hdr.tgid = tgid;
 	ev.sig = sig;
@@ -88,6 +88,12 @@ static void signal_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t
 	ev.sender_kernel = (uint32_t)kernel;
 	snprintf(ev.sender_comm, sizeof(ev.sender_comm), "%s", sender);
 	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void signal_ev(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t sig, uint64_t sender_cg,
+		      int kernel, const char *sender)
+{
+	signal_ev_at(c, cg, tgid, sig, sender_cg, kernel, sender, 3000);
 }
 
 static void exit_ev_comm(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code, const char *comm);
@@ -333,6 +339,11 @@ static void on_pod(void *ctx, const struct kube_pod *pod, bool deleted)
 	correlator_api_pod(((struct jfx *)ctx)->c, pod, deleted);
 }
 
+static cJSON *kernel_view(void *ctx, const struct kube_pod *pod, int64_t grace_s)
+{
+	return correlator_kernel_view(((struct jfx *)ctx)->c, pod, grace_s);
+}
+
 static int jsetup(void **state)
 {
 	struct jfx *f = calloc(1, sizeof(*f));
@@ -345,6 +356,7 @@ static int jsetup(void **state)
 	no.emit = capture;
 	no.emit_ctx = &f->cap;
 	no.on_pod = on_pod;
+	no.kernel_view = kernel_view;
 	no.on_pod_ctx = f;
 	f->ns = node_state_new(&no);
 	o.node = &f->node;
@@ -497,6 +509,70 @@ static void test_sandbox_folded(void **state)
 	assert_int_equal(st.sandboxes_folded, 1);
 }
 
+static void api_pod_deleted(struct jfx *f, const char *container_status)
+{
+	char json[4096];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" POD_UID "\",\"name\":\"api-7d9f\",\"namespace\":\"shop\","
+		 "\"deletionTimestamp\":\"2026-11-24T10:00:00Z\",\"deletionGracePeriodSeconds\":30},"
+		 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"api\"}]},"
+		 "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\","
+		 "\"reason\":\"EvictionByEvictionAPI\"}],\"containerStatuses\":[%s]}}",
+		 container_status);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_DELETED, o);
+	cJSON_Delete(o);
+}
+
+static const char *record_of(struct jfx *f, const char *type)
+{
+	for (int i = 0; i < f->cap.n; i++)
+		if (strcmp(f->cap.types[i], type) == 0)
+			return f->cap.json[i];
+	return NULL;
+}
+
+static void test_graceful_eviction(void **state)
+{
+	struct jfx *f = *state;
+	const char *rec;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "containerd-shim", 1000000000ULL);
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_deleted(f, "{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"state\":{\"terminated\":"
+			   "{\"exitCode\":143,\"reason\":\"Error\",\"containerID\":\"containerd://" CTR_ID "\"}}}");
+	rec = record_of(f, "pod.terminated");
+	assert_non_null(rec);
+	assert_non_null(strstr(rec, "\"verdict\":\"graceful\""));
+	assert_non_null(strstr(rec, "\"sources\":[\"api\",\"kernel\"]"));
+	assert_non_null(strstr(rec, "evicted (EvictionByEvictionAPI), grace period 30s; kernel: 1 of 1 container stopped gracefully"));
+	assert_non_null(record_of(f, "container.exited")); /* joined by the same status */
+}
+
+static void test_sigterm_ignored_killed_after_grace(void **state)
+{
+	struct jfx *f = *state;
+	const char *rec;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "containerd-shim", 1000000000ULL);
+	signal_ev_at(f->c, CTR_CG, 4242, 9, HOST_CG, 0, "containerd-shim", 31000000000ULL);
+	exit_ev(f->c, CTR_CG, 4242, 9);
+	api_pod_deleted(f, "{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"state\":{\"terminated\":"
+			   "{\"exitCode\":137,\"reason\":\"Error\",\"containerID\":\"containerd://" CTR_ID "\"}}}");
+	rec = record_of(f, "pod.terminated");
+	assert_non_null(rec);
+	assert_non_null(strstr(rec, "\"verdict\":\"killed_after_grace\""));
+	assert_non_null(strstr(rec, "\"sigkill_sender\":\"external\""));
+	assert_non_null(strstr(rec, "0 of 1 container stopped gracefully, 1 SIGKILLed after the grace period"));
+}
+
 int main_join(void);
 int main_join(void)
 {
@@ -505,6 +581,8 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_graceful_eviction, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_ignored_killed_after_grace, jsetup, jteardown),
 	};
 
 	return cmocka_run_group_tests_name("join", tests, NULL, NULL);
