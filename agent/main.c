@@ -16,6 +16,7 @@
 
 #include "nodetrail/config.h"
 #include "nodetrail/correlate.h"
+#include "nodetrail/history.h"
 #include "nodetrail/http.h"
 #include "nodetrail/imds.h"
 #include "nodetrail/kube_client.h"
@@ -27,6 +28,8 @@
 #include "nodetrail/writer.h"
 
 #define ENCODE_BUF (64 * 1024)
+#define RECENT_IDS 65536           /* record ids remembered to write each fact once */
+#define HISTORY_BYTES (8u << 20)   /* read back at start, from each of the two newest files */
 
 struct agent {
 	struct config cfg;
@@ -47,6 +50,9 @@ struct agent {
 	char api_reason[512];
 	char bpf_reason[512];
 	uint64_t seq;
+	struct record_ids *recent_ids;  /* facts already written, this run or before */
+	struct history previous;        /* what the files say about the last run */
+	uint64_t duplicates_suppressed;
 	uint64_t records_dropped;
 	uint64_t records_by_type[8];
 	int exit_code;
@@ -66,6 +72,13 @@ static void emit(void *ctx, struct record *r)
 	struct agent *a = ctx;
 	int n, err;
 
+	/* the same fact twice (a relist after a restart, a replayed watch) is
+	 * written once; agent.status ids are unique per status anyway */
+	if (a->recent_ids && record_ids_check_add(a->recent_ids, r->record_id)) {
+		a->duplicates_suppressed++;
+		log_debug("record %s %s already written, skipping", r->type, r->record_id);
+		return;
+	}
 	r->seq = a->seq + 1;
 	n = record_encode(r, a->encode_buf, ENCODE_BUF);
 	if (n < 0) {
@@ -90,6 +103,27 @@ static void flush(struct agent *a)
 	if (err < 0)
 		log_warn("failed to write records to %s: %s, keeping them queued", writer_path(a->writer),
 			 strerror(-err));
+}
+
+/* the gap: when the previous run's last record was written and how it ended */
+static void add_previous_run(struct agent *a, cJSON *o)
+{
+	char when[32];
+	cJSON *p;
+
+	if (!a->previous.found)
+		return;
+	p = cJSON_AddObjectToObject(o, "previous_run");
+	if (!p)
+		return;
+	cJSON_AddStringToObject(p, "stop", a->previous.clean_stop ? "clean" : "unclean");
+	cJSON_AddNumberToObject(p, "last_seq", (double)a->previous.last_seq);
+	if (a->previous.last_event_ns) {
+		cJSON_AddStringToObject(p, "last_record_at", writer_format_time(a->previous.last_event_ns, when));
+		cJSON_AddNumberToObject(p, "gap_s", (double)((now_realtime_ns() - a->previous.last_event_ns) / 1000000) / 1000.0);
+	}
+	if (a->previous.last_boot_id[0])
+		cJSON_AddBoolToObject(p, "same_boot", strcmp(a->previous.last_boot_id, a->boot_id) == 0);
 }
 
 static void add_imds_status(struct agent *a, cJSON *o)
@@ -180,6 +214,9 @@ static void emit_status(struct agent *a, const char *state)
 	cJSON_AddStringToObject(o, "state", state);
 	cJSON_AddStringToObject(o, "version", NODETRAIL_VERSION);
 	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddStringToObject(o, "boot_id", a->boot_id);
+	if (!strcmp(state, "started"))
+		add_previous_run(a, o);
 	cJSON_AddStringToObject(o, "bpf", a->probes ? "on" : "off");
 	if (!a->probes)
 		cJSON_AddStringToObject(o, "bpf_reason", a->bpf_reason);
@@ -212,6 +249,7 @@ static void emit_status(struct agent *a, const char *state)
 	cJSON_AddNumberToObject(o, "pending_overflow", (double)cs.pending_overflow);
 	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
 	cJSON_AddNumberToObject(o, "lines_truncated", (double)ws.truncated);
+	cJSON_AddNumberToObject(o, "duplicates_suppressed", (double)a->duplicates_suppressed);
 
 	if (a->probes)
 		snprintf(summary, sizeof(summary),
@@ -316,26 +354,27 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/* seq continues across restarts (kill -9 included): the highest seq in the
- * active file or, right after a rotation, the newest rotated one */
-static uint64_t last_seq(const char *dir, const char *file_name)
+/* What earlier runs wrote (kill -9 included): seq continues after the
+ * highest one, and facts already written are not written again. Oldest
+ * file first: the newest rotated one, then the active one. */
+static void read_history(struct agent *a)
 {
 	char pattern[4400], path[4400];
-	uint64_t seq;
 	glob_t g;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file_name);
-	seq = record_last_seq_in_file(path);
-	snprintf(pattern, sizeof(pattern), "%s/%s.*", dir, file_name);
+	snprintf(pattern, sizeof(pattern), "%s/%s.*", a->cfg.output_dir, a->file_name);
 	if (glob(pattern, 0, NULL, &g) == 0) {
-		/* names end in YYYYMMDD-hhmmss: the last in sort order is newest */
-		uint64_t rotated = record_last_seq_in_file(g.gl_pathv[g.gl_pathc - 1]);
-
-		if (rotated > seq)
-			seq = rotated;
+		/* names end in YYYYMMDD-hhmmss: the last in sort order is the newest */
+		history_read_file(g.gl_pathv[g.gl_pathc - 1], HISTORY_BYTES, a->recent_ids, &a->previous);
 		globfree(&g);
 	}
-	return seq;
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.output_dir, a->file_name);
+	history_read_file(path, HISTORY_BYTES, a->recent_ids, &a->previous);
+	a->seq = a->previous.last_seq;
+	if (a->previous.found)
+		log_info("continuing after seq %llu (%llu records read back, previous run %s)",
+			 (unsigned long long)a->seq, (unsigned long long)a->previous.records,
+			 a->previous.clean_stop ? "stopped cleanly" : "did not stop cleanly");
 }
 
 static enum writer_io parse_io(const char *s)
@@ -477,7 +516,10 @@ static int setup(struct agent *a)
 			  a->cfg.output_dir, a->file_name, strerror(errno), detail ? detail : "open");
 		return -errno;
 	}
-	a->seq = last_seq(a->cfg.output_dir, a->file_name);
+	a->recent_ids = record_ids_new(RECENT_IDS);
+	if (!a->recent_ids)
+		return -ENOMEM;
+	read_history(a);
 	r = mkdir_p(a->cfg.state_dir);
 	if (r < 0) {
 		log_error("cannot create state dir %s: %s: mount a writable hostPath there or pass --state-dir",
@@ -614,6 +656,7 @@ int main(int argc, char **argv)
 	probes_free(a.probes);
 	writer_free(a.writer);
 	loop_free(a.loop);
+	record_ids_free(a.recent_ids);
 	free(a.encode_buf);
 	return r < 0 ? 1 : 0;
 }

@@ -1,11 +1,9 @@
 /* Record encoding. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <openssl/evp.h>
 
 #include "nodetrail/record.h"
@@ -142,32 +140,4 @@ uint64_t record_hash_str(const char *s)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
-}
-
-uint64_t record_last_seq_in_file(const char *path)
-{
-	char buf[65536 + 1], *p;
-	uint64_t best = 0;
-	off_t size, from;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	size = lseek(fd, 0, SEEK_END);
-	from = size > 65536 ? size - 65536 : 0;
-	n = size > 0 ? pread(fd, buf, sizeof(buf) - 1, from) : 0;
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* every record has "seq":N once, near its start; take the largest */
-	for (p = buf; (p = strstr(p, "\"seq\":")); p += 6) {
-		unsigned long long v = strtoull(p + 6, NULL, 10);
-
-		if (v > best)
-			best = v;
-	}
-	return best;
 }

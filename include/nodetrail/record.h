@@ -81,8 +81,5 @@ void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t 
 /* FNV-1a of a string, to put names into record_make_id */
 uint64_t record_hash_str(const char *s);
 
-/* The highest "seq" among the records in the tail of a record file (so that
- * seq continues after a restart, even after kill -9). 0 if none. */
-uint64_t record_last_seq_in_file(const char *path);
 
 #endif

@@ -1,5 +1,6 @@
 """An agent killed with SIGKILL and started again: seq continues, nothing is written twice."""
 import signal
+import time
 import unittest
 
 import containers
@@ -48,3 +49,59 @@ class Restart(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RestartWithApi(unittest.TestCase):
+    """A restart relists everything; what was already written is not written again."""
+
+    def setUp(self):
+        import os
+        import sys
+        import tempfile
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+        from kubeapi import KubeAPI
+        self.dir = tempfile.mkdtemp(prefix="nodetrail-restart-")
+        self.api = KubeAPI(self.dir, bookmark_interval=0.5)
+        self.api.upsert("nodes", {"metadata": {"name": "rnode"}, "spec": {}, "status": {}})
+        self.api.upsert("events", {"metadata": {"name": "e1", "namespace": "default", "uid": "ev-1"},
+                                   "involvedObject": {"kind": "Node", "name": "rnode"}, "reason": "Rebooted",
+                                   "type": "Warning", "message": "rebooted", "count": 1})
+        self.args = ("--bpf", "off", "--imds", "off", "--api", "on", "--api-server", self.api.url,
+                     "--token-file", self.api.token_file, "--ca-file", self.api.ca_file, "--status-interval", "1")
+
+    def tearDown(self):
+        import shutil
+        self.api.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def events(self, agent):
+        return [r for r in agent.records() if r["type"] == "node.event"]
+
+    def test_sigterm_then_kill_9(self):
+        first = Agent(*self.args, node="rnode").start()
+        first.wait_for(lambda r: r["type"] == "node.event", what="node.event")
+        rc, _ = first.stop()
+        self.assertEqual(rc, 0)
+        second = Agent(*self.args, node="rnode", tmp=first.tmp).start()
+        started = [r for r in second.records() if r["type"] == "agent.status" and r["agent"]["state"] == "started"]
+        self.assertEqual(started[-1]["agent"]["previous_run"]["stop"], "clean")
+        self.assertTrue(started[-1]["agent"]["previous_run"]["same_boot"])
+        second.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["pid"] == second.proc.pid
+                        and r["agent"]["api"].get("synced"), what="second agent synced")
+        time.sleep(1.0)
+        second.proc.send_signal(signal.SIGKILL)
+        second.proc.wait()
+        second.stderr.close()
+        third = Agent(*self.args, node="rnode", tmp=first.tmp).start()
+        started = [r for r in third.records() if r["type"] == "agent.status" and r["agent"]["state"] == "started"]
+        self.assertEqual(started[-1]["agent"]["previous_run"]["stop"], "unclean")
+        st = third.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["pid"] == third.proc.pid
+                            and r["agent"]["api"].get("synced") and r["agent"]["duplicates_suppressed"] >= 1,
+                            what="relisted event suppressed")
+        self.assertGreaterEqual(st["agent"]["duplicates_suppressed"], 1)
+        rc, _ = third.stop()
+        self.assertEqual(rc, 0)
+        # one node.event across three runs, and seq never reused
+        self.assertEqual(len(self.events(third)), 1)
+        seqs = [r["seq"] for r in third.records()]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))

@@ -115,30 +115,12 @@ static void test_record_id(void **state)
 		assert_true((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
 }
 
-static void test_last_seq(void **state)
-{
-	char path[] = "/tmp/nodetrail-seq-XXXXXX";
-	int fd = mkstemp(path);
-	const char *lines =
-		"2026-01-01T00:00:00.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"seq\":41,\"type\":\"a\"}\n"
-		"2026-01-01T00:00:01.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"seq\":42,\"type\":\"b\"}\n"
-		"2026-01-01T00:00:02.000000000Z stdout F {\"schema\":\"nodetrail/v1\",\"se"; /* cut by a crash */
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
-	close(fd);
-	assert_int_equal(record_last_seq_in_file(path), 42);
-	unlink(path);
-	assert_int_equal(record_last_seq_in_file(path), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_encode_golden),
 		cmocka_unit_test(test_record_id),
-		cmocka_unit_test(test_last_seq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
