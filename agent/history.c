@@ -15,6 +15,7 @@ struct record_ids {
 	struct u64map *set;
 	uint64_t *ring;
 	uint32_t cap, head, count;
+	uint64_t forgotten;
 };
 
 struct record_ids *record_ids_new(uint32_t cap)
@@ -52,6 +53,7 @@ bool record_ids_check_add(struct record_ids *ids, const char *id)
 		u64map_take(ids->set, ids->ring[ids->head]);
 		ids->head = (ids->head + 1) % ids->cap;
 		ids->count--;
+		ids->forgotten++;
 	}
 	ids->ring[(ids->head + ids->count) % ids->cap] = h;
 	ids->count++;
@@ -62,6 +64,11 @@ bool record_ids_check_add(struct record_ids *ids, const char *id)
 uint32_t record_ids_count(const struct record_ids *ids)
 {
 	return ids->count;
+}
+
+uint64_t record_ids_forgotten(const struct record_ids *ids)
+{
+	return ids->forgotten;
 }
 
 static void read_line(char *line, struct record_ids *ids, struct history *h)

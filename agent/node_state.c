@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nodetrail/history.h"
 #include "nodetrail/node_state.h"
 #include "nodetrail/u64map.h"
 #include "nodetrail/writer.h"
@@ -24,10 +25,8 @@ struct node_state {
 	bool relisting[KUBE_NRESOURCES];
 	bool have_node;
 	struct kube_node node;
-	/* event uids already reported, oldest first in a ring */
-	struct u64map *event_set;
-	uint64_t *event_ring;
-	uint32_t event_head, event_count;
+	/* event uids already reported: a bounded window, oldest forgotten first */
+	struct record_ids *events_seen;
 	/* the open interruption, if any */
 	bool interruption_open;
 	int64_t interruption_notice_ns;
@@ -87,9 +86,8 @@ struct node_state *node_state_new(const struct node_state_options *opts)
 	if (!ns->opts.max_events)
 		ns->opts.max_events = 4096;
 	ns->pods = u64map_new(ns->opts.max_pods);
-	ns->event_set = u64map_new(ns->opts.max_events);
-	ns->event_ring = calloc(ns->opts.max_events, sizeof(uint64_t));
-	if (!ns->pods || !ns->event_set || !ns->event_ring) {
+	ns->events_seen = record_ids_new(ns->opts.max_events);
+	if (!ns->pods || !ns->events_seen) {
 		node_state_free(ns);
 		return NULL;
 	}
@@ -101,8 +99,7 @@ void node_state_free(struct node_state *ns)
 	if (!ns)
 		return;
 	u64map_free(ns->pods, free);
-	u64map_free(ns->event_set, NULL);
-	free(ns->event_ring);
+	record_ids_free(ns->events_seen);
 	free(ns);
 }
 
@@ -111,6 +108,7 @@ void node_state_get_stats(const struct node_state *ns, struct node_state_stats *
 	*ret = ns->stats;
 	ret->pods = u64map_count(ns->pods);
 	ret->pods_dropped = u64map_dropped(ns->pods);
+	ret->events_forgotten = record_ids_forgotten(ns->events_seen);
 }
 
 static struct pod_entry *find_pod(const struct node_state *ns, const char *uid)
@@ -335,26 +333,6 @@ static void apply_node(struct node_state *ns, enum kube_event_type type, const c
 
 /* ---- events ---- */
 
-/* Remember h; true if it was already known. A FIFO window of max_events
- * uids: the oldest is forgotten first. */
-static bool event_known(struct node_state *ns, uint64_t h)
-{
-	uint32_t cap = ns->opts.max_events;
-
-	if (u64map_get(ns->event_set, h))
-		return true;
-	if (ns->event_count == cap) {
-		u64map_take(ns->event_set, ns->event_ring[ns->event_head]);
-		ns->event_head = (ns->event_head + 1) % cap;
-		ns->event_count--;
-		ns->stats.events_forgotten++;
-	}
-	ns->event_ring[(ns->event_head + ns->event_count) % cap] = h;
-	ns->event_count++;
-	u64map_put(ns->event_set, h, (void *)1, NULL);
-	return false;
-}
-
 static void apply_event(struct node_state *ns, enum kube_event_type type, const cJSON *obj)
 {
 	struct kube_event_obj *e = malloc(sizeof(*e));
@@ -372,7 +350,7 @@ static void apply_event(struct node_state *ns, enum kube_event_type type, const 
 	if (type == KUBE_EV_DELETED || strcmp(e->involved_kind, "Node") != 0 ||
 	    strcmp(e->involved_name, ns->opts.node->node_name) != 0)
 		goto out;
-	if (event_known(ns, record_hash_str(e->uid))) {
+	if (record_ids_check_add(ns->events_seen, e->uid)) {
 		ns->stats.events_duplicate++;
 		goto out;
 	}

@@ -17,6 +17,8 @@ void record_ids_free(struct record_ids *ids);
 /* true if id was already in the set; adds it otherwise */
 bool record_ids_check_add(struct record_ids *ids, const char *id);
 uint32_t record_ids_count(const struct record_ids *ids);
+/* ids forgotten because the window was full */
+uint64_t record_ids_forgotten(const struct record_ids *ids);
 
 struct history {
 	bool found;               /* at least one record was read */

@@ -10,26 +10,9 @@
 #include <cmocka.h>
 
 #include "nodetrail/kube_watch.h"
+#include "testutil.h"
 
 #define STREAM FIXTURES_DIR "/k8s-objects/watch-stream-pods.assembled.ndjson"
-
-static char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
 
 struct lines {
 	int n;
@@ -58,7 +41,7 @@ static void test_every_boundary(void **state)
 	struct lines want = { 0 }, got = { 0 };
 	struct kube_framer f;
 	size_t len;
-	char *stream = slurp(STREAM, &len);
+	char *stream = test_read_file(STREAM, &len);
 
 	kube_framer_init(&f, 0);
 	assert_int_equal(kube_framer_feed(&f, stream, len, collect, &want), 0);
@@ -112,21 +95,21 @@ static void test_decode_real_lines(void **state)
 	size_t len;
 	char *line;
 
-	line = slurp(FIXTURES_DIR "/k8s-objects/watch-line-error-410-expired.json", &len);
+	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-error-410-expired.json", &len);
 	assert_int_equal(kube_event_decode(line, len, &ev), 0);
 	assert_int_equal(ev.type, KUBE_EV_ERROR);
 	assert_int_equal(ev.code, 410);
 	kube_event_free(&ev);
 	free(line);
 
-	line = slurp(FIXTURES_DIR "/k8s-objects/watch-line-bookmark-pod.k8s-docs.json", &len);
+	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-bookmark-pod.k8s-docs.json", &len);
 	assert_int_equal(kube_event_decode(line, len, &ev), 0);
 	assert_int_equal(ev.type, KUBE_EV_BOOKMARK);
 	assert_string_equal(ev.resource_version, "12746");
 	kube_event_free(&ev);
 	free(line);
 
-	line = slurp(FIXTURES_DIR "/k8s-objects/watch-line-modified-event-core-v1-kubelet-failedmount.json", &len);
+	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-modified-event-core-v1-kubelet-failedmount.json", &len);
 	assert_int_equal(kube_event_decode(line, len, &ev), 0);
 	assert_int_equal(ev.type, KUBE_EV_MODIFIED);
 	assert_true(ev.resource_version[0] != '\0');

@@ -10,25 +10,17 @@
 #include <cmocka.h>
 
 #include "nodetrail/node_state.h"
+#include "testutil.h"
 
 #define NODE "ip-10-0-1-23.ec2.internal"
 
 static cJSON *load(const char *name)
 {
 	char path[512], *buf;
-	FILE *f;
-	long n;
 	cJSON *o;
 
 	snprintf(path, sizeof(path), FIXTURES_DIR "/k8s-objects/%s", name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	buf = test_read_file(path, NULL);
 	o = cJSON_Parse(buf);
 	free(buf);
 	assert_non_null(o);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "nodetrail/record.h"
+#include "testutil.h"
 
 static void test_exit_status(void **state)
 {
@@ -41,24 +42,6 @@ static void test_exit_status(void **state)
 	assert_string_equal(signal_name(0), "none");
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return buf;
-}
-
 static void test_encode_golden(void **state)
 {
 	struct record_node node = { .cluster_name = "prod-eks", .node_name = "ip-10-0-1-23.ec2.internal" };
@@ -84,7 +67,8 @@ static void test_encode_golden(void **state)
 	r.summary = "container a126df15fba5 (api) exited with code 3";
 	n = record_encode(&r, buf, sizeof(buf));
 	assert_true(n > 0);
-	want = read_file(DATA_DIR "/record/container_exited.json");
+	want = test_read_file(DATA_DIR "/record/container_exited.json", NULL);
+	want[strcspn(want, "\n")] = '\0';
 	assert_string_equal(buf, want);
 	free(want);
 

@@ -1,0 +1,28 @@
+/* Helpers shared by the unit tests (include after cmocka.h). */
+#ifndef NODETRAIL_TESTUTIL_H
+#define NODETRAIL_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The whole file, NUL-terminated; fails the test if it cannot be read. */
+static inline char *test_read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	if (ret_len)
+		*ret_len = (size_t)n;
+	return buf;
+}
+
+#endif
