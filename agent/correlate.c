@@ -609,6 +609,16 @@ static bool lookup(struct correlator *c, uint64_t cgroup_id, const struct cgroup
 	return true;
 }
 
+/* The runtime re-executing itself inside the new cgroup (runc's init runs
+ * from a sealed memfd copy: execveat gives "/dev/fd/N"; or /proc/self/exe):
+ * container setup, not the container's command. runc moves its init into
+ * the cgroup before or after that re-exec, whichever wins the race. */
+static bool runtime_exec(const struct nt_exec_event *ev)
+{
+	return strncmp(ev->filename, "/dev/fd/", 8) == 0 || strncmp(ev->filename, "/proc/self/", 11) == 0 ||
+	       strncmp(ev->comm, "runc", 4) == 0;
+}
+
 static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
 {
 	const struct cgroup_entry *e;
@@ -616,7 +626,11 @@ static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
 
 	if (!lookup(c, ev->hdr.cgroup_id, &e, &st))
 		return;
-	if (ev->first && !st->main_tgid) {
+	if (runtime_exec(ev))
+		return;
+	/* the container's own command: the first exec, or the first from
+	 * outside if the runtime's re-exec took the kernel's first flag */
+	if (!st->main_tgid && (ev->first || ev->from_outside)) {
 		st->main_tgid = ev->hdr.tgid;
 		st->first_exec_boot_ns = (int64_t)ev->hdr.ts_ns;
 		return;
@@ -892,4 +906,134 @@ cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, 
 		cJSON_AddNumberToObject(view, "killed", killed);
 	}
 	return view;
+}
+
+/* ---- the drain report of a spot interruption ---- */
+
+struct drain {
+	struct correlator *c;
+	cJSON *pods;              /* "by_pod": pod uid -> {name, namespace, containers: [...]} */
+	int64_t notice_ns, deadline_ns;
+	int graceful, killed, running;
+};
+
+static cJSON *drain_pod(struct drain *d, const char *uid)
+{
+	const struct kube_pod *pod = d->c->opts.api ? node_state_pod(d->c->opts.api, uid) : NULL;
+	cJSON *p = cJSON_GetObjectItem(d->pods, uid);
+
+	if (p)
+		return cJSON_GetObjectItem(p, "containers");
+	p = cJSON_AddObjectToObject(d->pods, uid);
+	if (!p)
+		return NULL;
+	if (pod) {
+		cJSON_AddStringToObject(p, "namespace", pod->ns);
+		cJSON_AddStringToObject(p, "name", pod->name);
+	}
+	return cJSON_AddArrayToObject(p, "containers");
+}
+
+static void drain_running(void *ctx, uint64_t key, void *value)
+{
+	struct drain *d = ctx;
+	struct container_state *st = value;
+	const struct cgroup_entry *e = cgroup_map_get(d->c->cgroups, st->cgroup_id);
+	cJSON *list, *o;
+	char when[32];
+
+	if (!e || st->exit_reported || !e->ref.pod_uid[0] || !st->main_tgid)
+		return;
+	list = drain_pod(d, e->ref.pod_uid);
+	o = list ? cJSON_CreateObject() : NULL;
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "id", e->ref.container_id);
+	if (st->term_boot_ns)
+		cJSON_AddStringToObject(o, "sigterm_at",
+					writer_format_time(correlate_boot_to_realtime(st->term_boot_ns), when));
+	cJSON_AddStringToObject(o, "verdict", "still_running");
+	cJSON_AddItemToArray(list, o);
+	d->running++;
+}
+
+void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why)
+{
+	struct drain d = { .c = c, .notice_ns = notice_ns, .deadline_ns = deadline_ns };
+	char summary[512], when[32];
+	struct record r;
+	cJSON *report;
+
+	report = cJSON_CreateObject();
+	d.pods = report ? cJSON_AddObjectToObject(report, "by_pod") : NULL;
+	if (!d.pods) {
+		cJSON_Delete(report);
+		return;
+	}
+	for (uint32_t i = 0; i < MAX_ENDS; i++) {
+		const struct container_end *end = &c->ends[i];
+		struct exit_status es;
+		const char *v;
+		cJSON *list, *o;
+
+		/* containers that ended since the notice (the sandbox is the pod's) */
+		if (!end->exit_ns || end->exit_ns < notice_ns || !end->pod_uid[0] || !strcmp(end->comm, "pause"))
+			continue;
+		list = drain_pod(&d, end->pod_uid);
+		o = list ? cJSON_CreateObject() : NULL;
+		if (!o)
+			continue;
+		exit_status_decode(end->exit_code, &es);
+		cJSON_AddStringToObject(o, "id", end->container_id);
+		if (end->term_ns)
+			cJSON_AddStringToObject(o, "sigterm_at", writer_format_time(end->term_ns, when));
+		if (end->kill_ns)
+			cJSON_AddStringToObject(o, "sigkill_at", writer_format_time(end->kill_ns, when));
+		cJSON_AddStringToObject(o, "exited_at", writer_format_time(end->exit_ns, when));
+		if (es.exited)
+			cJSON_AddNumberToObject(o, "exit_code", es.code);
+		else
+			cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+		/* graceful: it stopped by itself (or on SIGTERM's default action) in time */
+		if ((es.exited || es.signal == 15) && end->exit_ns <= deadline_ns) {
+			v = "graceful";
+			d.graceful++;
+		} else {
+			v = end->exit_ns > deadline_ns ? "after_deadline" : end->oom ? "oom_killed" : "killed";
+			d.killed++;
+		}
+		cJSON_AddStringToObject(o, "verdict", v);
+		cJSON_AddItemToArray(list, o);
+	}
+	u64map_each(c->containers, drain_running, &d);
+	cJSON_AddStringToObject(report, "notice_at", writer_format_time(notice_ns, when));
+	cJSON_AddStringToObject(report, "deadline", writer_format_time(deadline_ns, when));
+	cJSON_AddStringToObject(report, "reported", why);
+	cJSON_AddNumberToObject(report, "pods", cJSON_GetArraySize(d.pods));
+	cJSON_AddNumberToObject(report, "graceful", d.graceful);
+	cJSON_AddNumberToObject(report, "killed", d.killed);
+	cJSON_AddNumberToObject(report, "still_running", d.running);
+	snprintf(summary, sizeof(summary),
+		 "spot interruption drain of node %s: %d pods, %d containers stopped gracefully before the deadline, "
+		 "%d were killed, %d still running (%s)",
+		 c->opts.node->node_name, cJSON_GetArraySize(d.pods), d.graceful, d.killed, d.running, why);
+	memset(&r, 0, sizeof(r));
+	r.type = "node.drain_report";
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r.event_time_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	r.node = c->opts.node;
+	record_make_id(r.type, NULL, record_hash_str(c->opts.node->node_name), (uint64_t)notice_ns / 1000000000ULL, 0,
+		       r.record_id);
+	r.detail_key = "drain";
+	r.detail = report;
+	r.sources[0] = "kernel";
+	if (c->opts.api)
+		r.sources[1] = "api";
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+	cJSON_Delete(report);
 }

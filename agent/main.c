@@ -46,6 +46,8 @@ struct agent {
 	struct kube_client *kube;
 	struct imds *imds;
 	bool imds_off_reported;   /* the status record saying IMDS went off is out */
+	bool drain_pending;       /* a spot interruption is open: report the drain at its deadline */
+	int64_t drain_notice_ns, drain_deadline_ns;
 	char api_server[512];
 	char api_reason[512];
 	char bpf_reason[512];
@@ -298,6 +300,36 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
 	loop_stop(loop);
 }
 
+/* The node goes away at the deadline: what is written must be on disk now. */
+static void sync_now(struct agent *a)
+{
+	int err = writer_sync(a->writer);
+
+	if (err < 0)
+		log_error("failed to sync records to %s: %s", writer_path(a->writer), strerror(-err));
+}
+
+static void on_interruption(void *ctx, int64_t notice_ns, int64_t deadline_ns)
+{
+	struct agent *a = ctx;
+	char when[32];
+
+	a->drain_pending = true;
+	a->drain_notice_ns = notice_ns;
+	a->drain_deadline_ns = deadline_ns;
+	log_warn("node interruption: the node goes away at %s; drain report then", writer_format_time(deadline_ns, when));
+	sync_now(a);
+}
+
+static void report_drain(struct agent *a, const char *why)
+{
+	if (!a->drain_pending)
+		return;
+	a->drain_pending = false;
+	correlator_drain_report(a->correlator, a->drain_notice_ns, a->drain_deadline_ns, why);
+	sync_now(a);
+}
+
 static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct agent *a = data;
@@ -305,6 +337,10 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 	if (a->kube)
 		kube_client_tick(a->kube);
 	correlator_tick(a->correlator);
+	if (a->drain_pending && now_realtime_ns() >= a->drain_deadline_ns) {
+		correlator_flush(a->correlator);
+		report_drain(a, "at the deadline");
+	}
 	if (a->imds) {
 		struct imds_stats st;
 
@@ -550,6 +586,7 @@ static int setup(struct agent *a)
 	no.emit_ctx = a;
 	no.on_pod = on_api_pod;
 	no.kernel_view = on_kernel_view;
+	no.on_interruption = on_interruption;
 	no.on_pod_ctx = a;
 	a->node_state = node_state_new(&no);
 	if (!a->node_state)
@@ -618,6 +655,7 @@ static int run(struct agent *a)
 	if (a->probes)
 		probes_consume(a->probes);
 	correlator_flush(a->correlator);
+	report_drain(a, "at agent stop, before the deadline");
 	emit_status(a, "stopping");
 	r = writer_sync(a->writer);
 	if (r < 0)

@@ -118,6 +118,25 @@ static struct pod_entry *find_pod(const struct node_state *ns, const char *uid)
 	return e && strcmp(e->pod.uid, uid) == 0 ? e : NULL;
 }
 
+struct each_pod {
+	void (*cb)(void *ctx, const struct kube_pod *pod);
+	void *ctx;
+};
+
+static void each_pod(void *ctx, uint64_t key, void *value)
+{
+	struct each_pod *e = ctx;
+
+	e->cb(e->ctx, &((struct pod_entry *)value)->pod);
+}
+
+void node_state_each_pod(const struct node_state *ns, void (*cb)(void *ctx, const struct kube_pod *pod), void *ctx)
+{
+	struct each_pod e = { cb, ctx };
+
+	u64map_each(ns->pods, each_pod, &e);
+}
+
 const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid)
 {
 	struct pod_entry *e = find_pod(ns, uid);
@@ -198,6 +217,8 @@ void node_state_interruption(struct node_state *ns, const char *source, const ch
 	r.sources[0] = strcmp(source, "imds") == 0 ? "imds" : "api";
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);
+	if (ns->opts.on_interruption)
+		ns->opts.on_interruption(ns->opts.on_pod_ctx, ns->interruption_notice_ns, deadline_ns);
 }
 
 static void emit_taint(struct node_state *ns, const struct kube_taint *t, bool added)

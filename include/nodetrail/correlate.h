@@ -62,6 +62,11 @@ void correlator_tick(struct correlator *c);
  * unknown). NULL if the kernel saw none of them end. Caller frees. */
 cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, int64_t grace_s);
 
+/* The spot drain report: every container that ended since the notice, and
+ * every one still running, against the deadline (CLOCK_REALTIME ns), grouped
+ * by pod, with totals; emitted as node.drain_report. */
+void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why);
+
 /* Everything pending goes out now (at stop). */
 void correlator_flush(struct correlator *c);
 

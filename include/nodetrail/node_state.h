@@ -25,6 +25,8 @@ struct node_state_options {
 	void (*on_pod)(void *ctx, const struct kube_pod *pod, bool deleted);
 	/* the kernel's side of a pod's termination, joined into pod.terminated (may be NULL) */
 	cJSON *(*kernel_view)(void *ctx, const struct kube_pod *pod, int64_t grace_s);
+	/* an interruption opened: the drain report is due at deadline_ns (CLOCK_REALTIME) */
+	void (*on_interruption)(void *ctx, int64_t notice_ns, int64_t deadline_ns);
 	void *on_pod_ctx;
 };
 
@@ -59,6 +61,8 @@ void node_state_interruption(struct node_state *ns, const char *source, const ch
 			     int64_t notice_ns, int64_t deadline_ns, const char *detail);
 
 const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid);
+/* Visit every pod cached (the callback must not change the state). */
+void node_state_each_pod(const struct node_state *ns, void (*cb)(void *ctx, const struct kube_pod *pod), void *ctx);
 void node_state_get_stats(const struct node_state *ns, struct node_state_stats *ret);
 const char *kube_resource_name(enum kube_resource res);
 

@@ -9,6 +9,13 @@ import subprocess
 import tempfile
 import time
 
+def no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise AssertionError(f"duplicate keys in a record: {keys}")
+    return dict(pairs)
+
+
 LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) stdout F (\{.*\})$")
 AGENT = os.environ.get("NODETRAIL_AGENT", "build/nodetrail")
 REQUIRE = os.environ.get("REQUIRE_BPF") == "1"
@@ -96,7 +103,7 @@ class Agent:
             m = LINE_RE.match(line)
             if not m:
                 raise AssertionError(f"not a CRI line: {line!r}")
-            recs.append(json.loads(m.group(2)))
+            recs.append(json.loads(m.group(2), object_pairs_hook=no_duplicate_keys))
         return recs
 
     def wait_for(self, pred, timeout=10, what="record"):

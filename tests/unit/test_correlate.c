@@ -290,6 +290,32 @@ static void test_exec_from_outside_only(void **state)
 	assert_int_equal(f->cap.n, 1);
 }
 
+/* runc re-execs its init from a memfd; when that lands in the new cgroup it
+ * takes the kernel's "first exec" flag, and the container's command comes
+ * after it, from outside */
+static void test_runtime_reexec_is_not_the_command(void **state)
+{
+	struct fixture *f = *state;
+	struct nt_exec_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_EXEC;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 1500;
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = 4100;
+	ev.first = 1;
+	ev.from_outside = 1;
+	snprintf(ev.comm, sizeof(ev.comm), "5");
+	snprintf(ev.filename, sizeof(ev.filename), "/dev/fd/5");
+	correlator_kernel_event(f->c, &ev.hdr);
+	exec_ev(f->c, CTR_CG, 4242, 0, 1, "sh");
+	exit_ev(f->c, CTR_CG, 4100, 0); /* runc init's stage 0 leaves */
+	exit_ev(f->c, CTR_CG, 4242, 5 << 8);
+	assert_int_equal(f->cap.n, 1);
+	assert_string_equal(f->cap.types[0], "container.exited");
+	assert_non_null(strstr(f->cap.json[0], "\"exit_code\":5"));
+}
+
 static void test_outside_kubernetes_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -596,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigkill_self_from_child_cgroup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_from_outside_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_reexec_is_not_the_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_kubernetes_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_list_bounded, setup, teardown),
 	};

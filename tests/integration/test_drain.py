@@ -1,0 +1,78 @@
+"""A spot interruption drains the node: three pods, one stops gracefully on SIGTERM, one ignores
+it and is SIGKILLed, one is still running at the deadline. The drain report says so, per pod."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+import containers  # noqa: E402
+from agent import Agent, require_real_kernel  # noqa: E402
+from imds import IMDS  # noqa: E402
+from kubeapi import KubeAPI  # noqa: E402
+
+NODE = "ip-10-0-1-23.ec2.internal"
+
+
+class SpotDrain(unittest.TestCase):
+    def setUp(self):
+        require_real_kernel(self.skipTest)
+        containers.kubelet_roots()
+        self.rootfs = containers.Rootfs()
+        self.dir = tempfile.mkdtemp(prefix="nodetrail-drain-")
+        self.api = KubeAPI(self.dir, bookmark_interval=0.5)
+        self.imds = IMDS()
+        self.api.upsert("nodes", {"metadata": {"name": NODE}, "spec": {}, "status": {}})
+        self.agent = Agent("--api", "on", "--api-server", self.api.url, "--token-file", self.api.token_file,
+                           "--ca-file", self.api.ca_file, "--imds", "on", "--imds-endpoint", self.imds.url,
+                           "--imds-poll", "1", "--join-window", "1000", node=NODE).start()
+        self.cs = []
+
+    def tearDown(self):
+        if self.agent.proc.poll() is None:
+            self.agent.stop()
+        for c in self.cs:
+            c.remove()
+        self.api.close()
+        self.imds.close()
+        self.rootfs.remove()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pod(self, name, script):
+        c = containers.Container(self.rootfs, ["sh", "-c", script])
+        self.cs.append(c)
+        self.api.upsert("pods", {"metadata": {"name": name, "namespace": "shop", "uid": c.pod_uid},
+                                 "spec": {"nodeName": NODE, "containers": [{"name": "app"}]},
+                                 "status": {"phase": "Running", "containerStatuses": [
+                                     {"name": "app", "containerID": "containerd://" + c.id, "state": {"running": {}}}]}})
+        return c.start()
+
+    def test_drain_report(self):
+        graceful = self.pod("graceful-1", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
+        stubborn = self.pod("stubborn-1", "trap '' TERM; while true; do sleep 0.2; done")
+        self.pod("busy-1", "while true; do sleep 0.2; done")
+        deadline = time.time() + 6
+        self.imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline)))
+        self.agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=5, what="node.interruption")
+        graceful.kill("TERM")
+        stubborn.kill("TERM")
+        time.sleep(1.0)
+        stubborn.kill("KILL")
+        r = self.agent.wait_for(lambda r: r["type"] == "node.drain_report", timeout=15, what="node.drain_report")
+        d = r["drain"]
+        self.assertEqual(d["reported"], "at the deadline")
+        self.assertEqual((d["pods"], d["graceful"], d["killed"], d["still_running"]), (3, 1, 1, 1), d)
+        by_name = {p.get("name"): p["containers"][0] for p in d["by_pod"].values()}
+        self.assertEqual(by_name["graceful-1"]["verdict"], "graceful")
+        self.assertIn("sigterm_at", by_name["graceful-1"])
+        self.assertEqual(by_name["stubborn-1"]["verdict"], "killed")
+        self.assertIn("sigkill_at", by_name["stubborn-1"])
+        self.assertEqual(by_name["busy-1"]["verdict"], "still_running")
+        self.assertIn("3 pods, 1 containers stopped gracefully before the deadline, 1 were killed, 1 still running",
+                      r["summary"])
+
+
+if __name__ == "__main__":
+    unittest.main()
