@@ -84,6 +84,8 @@ struct pending {
 
 struct correlator {
 	struct correlate_options opts;
+	int64_t start_ns;          /* CLOCK_REALTIME at start: older Ready pods are history */
+	struct u64map *started;    /* hash(pod uid) of pods whose pod.started is out */
 	struct container_end ends[MAX_ENDS]; /* ring, oldest overwritten */
 	uint32_t ends_next;
 	uint64_t ends_total;
@@ -114,7 +116,14 @@ struct correlator *correlator_new(const struct correlate_options *opts)
 	c->cgroups = cgroup_map_new(opts->max_cgroups);
 	c->containers = u64map_new(opts->max_cgroups);
 	c->clk_tck = sysconf(_SC_CLK_TCK);
-	if (!c->cgroups || !c->containers) {
+	c->started = u64map_new(opts->max_cgroups);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c->start_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	if (!c->cgroups || !c->containers || !c->started) {
 		correlator_free(c);
 		return NULL;
 	}
@@ -131,6 +140,7 @@ void correlator_free(struct correlator *c)
 	}
 	cgroup_map_free(c->cgroups);
 	u64map_free(c->containers, free);
+	u64map_free(c->started, NULL);
 	free(c);
 }
 
@@ -322,8 +332,119 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 	c->pending[c->npending++] = p;
 }
 
+struct start_view {
+	struct correlator *c;
+	const struct kube_pod *pod;
+	cJSON *containers;
+	int64_t sandbox_ns, first_exec_ns; /* boot-time ns, 0 if unseen */
+};
+
+static void start_container(void *ctx, uint64_t key, void *value)
+{
+	struct start_view *v = ctx;
+	struct container_state *st = value;
+	const struct cgroup_entry *e = cgroup_map_get(v->c->cgroups, st->cgroup_id);
+	const struct kube_terminated *t;
+	const struct kube_container *k;
+	cJSON *o;
+
+	if (!e || strcmp(e->ref.pod_uid, v->pod->uid) != 0)
+		return;
+	k = api_container(v->pod, e->ref.container_id, &t);
+	if (!k) {
+		/* no container status names it: the pod's sandbox */
+		if (st->created_boot_ns && (!v->sandbox_ns || st->created_boot_ns < v->sandbox_ns))
+			v->sandbox_ns = st->created_boot_ns;
+		return;
+	}
+	o = cJSON_CreateObject();
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "name", k->name);
+	cJSON_AddStringToObject(o, "id", e->ref.container_id);
+	add_time(o, "cgroup_created_at", st->created_boot_ns);
+	add_time(o, "first_exec_at", st->first_exec_boot_ns);
+	cJSON_AddItemToArray(v->containers, o);
+	if (st->first_exec_boot_ns && (!v->first_exec_ns || st->first_exec_boot_ns < v->first_exec_ns))
+		v->first_exec_ns = st->first_exec_boot_ns;
+}
+
+static void add_span(cJSON *o, const char *key, int64_t from_ns, int64_t to_ns)
+{
+	if (from_ns && to_ns && to_ns >= from_ns)
+		cJSON_AddNumberToObject(o, key, (double)((to_ns - from_ns) / 1000000) / 1000.0);
+}
+
+/* pod.started: scheduled (API) -> sandbox cgroup (kernel) -> first exec
+ * (kernel) -> Ready (API), once per pod that becomes Ready while we watch */
+static void maybe_pod_started(struct correlator *c, const struct kube_pod *pod)
+{
+	int64_t scheduled = node_state_parse_time(pod->scheduled_at), ready = node_state_parse_time(pod->ready_at);
+	struct start_view v = { .c = c, .pod = pod };
+	int64_t sandbox_rt, exec_rt;
+	char summary[512];
+	struct record r;
+	cJSON *k, *a, *span;
+	uint64_t key = record_hash_str(pod->uid);
+
+	/* Kubernetes times have a second's resolution: allow for it */
+	if (!ready || ready + 1000000000LL < c->start_ns || u64map_get(c->started, key))
+		return;
+	u64map_put(c->started, key, (void *)1, NULL);
+	k = cJSON_CreateObject();
+	a = cJSON_CreateObject();
+	span = cJSON_CreateObject();
+	v.containers = k ? cJSON_AddArrayToObject(k, "containers") : NULL;
+	if (!v.containers || !a || !span)
+		goto out;
+	u64map_each(c->containers, start_container, &v);
+	add_time(k, "sandbox_cgroup_at", v.sandbox_ns);
+	cJSON_AddStringToObject(a, "scheduled_at", pod->scheduled_at);
+	cJSON_AddStringToObject(a, "ready_at", pod->ready_at);
+	sandbox_rt = v.sandbox_ns ? correlate_boot_to_realtime(v.sandbox_ns) : 0;
+	exec_rt = v.first_exec_ns ? correlate_boot_to_realtime(v.first_exec_ns) : 0;
+	add_span(span, "scheduled_to_sandbox_s", scheduled, sandbox_rt);
+	add_span(span, "sandbox_to_first_exec_s", sandbox_rt, exec_rt);
+	add_span(span, "first_exec_to_ready_s", exec_rt, ready);
+	add_span(span, "scheduled_to_ready_s", scheduled, ready);
+	cJSON_AddItemToObject(a, "timeline", span);
+	span = NULL;
+	snprintf(summary, sizeof(summary), "pod %s/%s ready %.0f s after it was scheduled (%d container%s started, first exec %s)",
+		 pod->ns, pod->name, scheduled && ready >= scheduled ? (double)(ready - scheduled) / 1e9 : 0.0,
+		 cJSON_GetArraySize(v.containers), cJSON_GetArraySize(v.containers) == 1 ? "" : "s",
+		 exec_rt ? "seen by the kernel" : "not seen");
+	memset(&r, 0, sizeof(r));
+	r.type = "pod.started";
+	r.event_time_ns = ready;
+	r.node = c->opts.node;
+	record_make_id(r.type, NULL, key, 0, 0, r.record_id);
+	r.pod_uid = pod->uid;
+	r.pod_name = pod->name;
+	r.pod_namespace = pod->ns;
+	r.qos_class = pod->qos_class;
+	r.owner_kind = pod->owner_kind;
+	r.owner_name = pod->owner_name;
+	r.detail_key = "api";
+	r.detail = a;
+	r.detail2_key = "kernel";
+	r.detail2 = k;
+	r.sources[0] = "api";
+	r.sources[1] = exec_rt || sandbox_rt ? "kernel" : NULL;
+	r.summary = summary;
+	c->opts.emit(c->opts.emit_ctx, &r);
+out:
+	cJSON_Delete(k);
+	cJSON_Delete(a);
+	cJSON_Delete(span);
+}
+
 void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool deleted)
 {
+	if (!deleted)
+		maybe_pod_started(c, pod);
+	else
+		u64map_take(c->started, record_hash_str(pod->uid));
+
 	for (uint32_t i = 0; i < c->npending;) {
 		struct pending *p = c->pending[i];
 		const struct kube_terminated *t;

@@ -135,6 +135,35 @@ class KernelApiJoin(unittest.TestCase):
         self.assertGreaterEqual(k["stop_s"], 1.9)
         self.assertIn("1 SIGKILLed after the grace period", r["summary"])
 
+    def test_pod_started_timeline(self):
+        c = self.run_container(["sh", "-c", "sleep 30"])
+        scheduled = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 0, "state": {"running": {}}}
+        p = self.pod(c, "fresh-1", running)
+        p["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled}]
+        self.api.upsert("pods", p)
+        c.start()
+        time.sleep(1.1)
+        p["status"]["conditions"].append({"type": "Ready", "status": "True",
+                                          "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self.api.upsert("pods", p)
+        r = self.agent.wait_for(lambda r: r["type"] == "pod.started" and r["pod"]["name"] == "fresh-1",
+                                what="pod.started")
+        self.assertEqual(r["sources"], ["api", "kernel"])
+        self.assertEqual(r["api"]["scheduled_at"], scheduled)
+        ctr = r["kernel"]["containers"][0]
+        self.assertEqual((ctr["name"], ctr["id"]), ("app", c.id))
+        self.assertIn("first_exec_at", ctr)
+        self.assertIn("cgroup_created_at", ctr)
+        self.assertGreaterEqual(r["api"]["timeline"]["scheduled_to_ready_s"], 1.0)
+        # further updates of a ready pod do not start it again
+        self.api.upsert("pods", p)
+        time.sleep(0.5)
+        self.assertEqual(len([x for x in self.agent.records() if x["type"] == "pod.started"
+                              and x["pod"]["name"] == "fresh-1"]), 1)
+        c.kill("KILL")
+        c.wait()
+
     def test_exit_the_api_never_confirms(self):
         c = self.run_container(["sh", "-c", "exit 4"])
         c.start()
