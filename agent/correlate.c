@@ -254,10 +254,8 @@ static void send_pending(struct correlator *c, const struct pending *p, const st
 	if (k) {
 		size_t n;
 
-		r.pod_name = pod->name;
-		r.pod_namespace = pod->ns;
-		r.owner_kind = pod->owner_kind;
-		r.owner_name = pod->owner_name;
+		kube_pod_to_record(pod, &r);
+		r.qos_class = p->qos[0] ? p->qos : pod->qos_class; /* the cgroup's QoS, as the kernel filed it */
 		r.container_name = k->name;
 		r.detail2_key = "api";
 		r.detail2 = api;
@@ -418,12 +416,7 @@ static void maybe_pod_started(struct correlator *c, const struct kube_pod *pod)
 	r.event_time_ns = ready;
 	r.node = c->opts.node;
 	record_make_id(r.type, NULL, key, 0, 0, r.record_id);
-	r.pod_uid = pod->uid;
-	r.pod_name = pod->name;
-	r.pod_namespace = pod->ns;
-	r.qos_class = pod->qos_class;
-	r.owner_kind = pod->owner_kind;
-	r.owner_name = pod->owner_name;
+	kube_pod_to_record(pod, &r);
 	r.detail_key = "api";
 	r.detail = a;
 	r.detail2_key = "kernel";

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nodetrail/kube_objects.h"
+#include "nodetrail/record.h"
 
 static const cJSON *get(const cJSON *o, const char *key)
 {
@@ -297,4 +298,14 @@ int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *e)
 	if (e->count <= 0)
 		e->count = (int)get_int(series, "count", 1);
 	return 0;
+}
+
+void kube_pod_to_record(const struct kube_pod *p, struct record *r)
+{
+	r->pod_uid = p->uid;
+	r->pod_name = p->name;
+	r->pod_namespace = p->ns;
+	r->qos_class = p->qos_class;
+	r->owner_kind = p->owner_kind;
+	r->owner_name = p->owner_name;
 }

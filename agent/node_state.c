@@ -514,12 +514,7 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 	}
 	r.type = "pod.terminated";
 	r.event_time_ns = node_state_parse_time(p->deletion_timestamp);
-	r.pod_uid = p->uid;
-	r.pod_name = p->name;
-	r.pod_namespace = p->ns;
-	r.qos_class = p->qos_class;
-	r.owner_kind = p->owner_kind;
-	r.owner_name = p->owner_name;
+	kube_pod_to_record(p, &r);
 	record_make_id(r.type, NULL, record_hash_str(p->uid), 0, 0, r.record_id);
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);

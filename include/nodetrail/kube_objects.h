@@ -110,6 +110,11 @@ int kube_pod_decode(const cJSON *obj, struct kube_pod *ret);
 int kube_node_decode(const cJSON *obj, struct kube_node *ret);
 int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *ret);
 
+struct record;
+/* Fill a record's pod keys (uid, name, namespace, QoS class, owner) from p;
+ * the record points into p, which must outlive it. */
+void kube_pod_to_record(const struct kube_pod *p, struct record *r);
+
 /* "512Mi", "1G", "1.5Gi", "128974848", "129e6", "123m" -> bytes; -1 if unparsable */
 int64_t kube_quantity_bytes(const char *q);
 
