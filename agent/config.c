@@ -37,7 +37,7 @@ static const struct option_def options[] = {
 	{ "cluster-name", "CLUSTER_NAME", "", "cluster name written as ClusterName", STR(cluster_name), NULL },
 	{ "output-dir", "NODETRAIL_OUTPUT_DIR", "/var/log/containers",
 	  "directory of the CRI-format record file", STR(output_dir), NULL },
-	{ "state-dir", "NODETRAIL_STATE_DIR", "/var/lib/nodetrail", "directory for the agent's state",
+	{ "state-dir", "NODETRAIL_STATE_DIR", "/var/lib/nodetrail", "directory for the agent's state (created at start; restarts read back the record files for now)",
 	  STR(state_dir), NULL },
 	{ "cgroup-root", "NODETRAIL_CGROUP_ROOT", "/sys/fs/cgroup", "cgroupfs mount point", STR(cgroup_root),
 	  NULL },
