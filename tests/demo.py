@@ -21,7 +21,7 @@ from imds import IMDS  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
 
 NODE = "ip-10-0-1-23.ec2.internal"
-STEPS = 7
+STEPS = 8
 
 
 def step(n, text):
@@ -67,6 +67,7 @@ def main():
         "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}]}})
     agent = Agent("--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file", api.ca_file,
                   "--imds", "on", "--imds-endpoint", imds.url, "--imds-poll", "1", "--join-window", "3000",
+                  "--cluster-name", "shop-prod",
                   node=NODE)
     started = []
 
@@ -79,20 +80,31 @@ def main():
     try:
         step(1, f"starting nodetrail (eBPF probes, API watches, IMDS); records go to {agent.out}")
         agent.start()
-        step(2, "checkout-7f9c crashes with exit code 3 and the kubelet restarts it")
+        step(2, "web-2c4e is scheduled, starts and becomes Ready")
+        scheduled = now()
+        c = containers.Container(rootfs, ["sh", "-c", "while true; do sleep 0.2; done"], qos="besteffort")
+        started.append(c)
+        web = pod(c, "web-2c4e", running(c))
+        web["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled}]
+        api.upsert("pods", web)
+        c.start()
+        time.sleep(1.0)
+        web["status"]["conditions"].append({"type": "Ready", "status": "True", "lastTransitionTime": now()})
+        api.upsert("pods", web)
+        step(3, "checkout-7f9c crashes with exit code 3 and the kubelet restarts it")
         c = run("checkout-7f9c", ["sh", "-c", "sleep 0.3; exit 3"])
         c.wait()
         api.upsert("pods", pod(c, "checkout-7f9c", terminated_last(c, 3, "Error", 1)))
-        step(3, "cart-5d2a is OOM-killed at its 32 MiB memory limit and restarted")
+        step(4, "cart-5d2a is OOM-killed at its 32 MiB memory limit and restarted")
         c = run("cart-5d2a", ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], memory_limit=32 << 20)
         c.wait()
         p = pod(c, "cart-5d2a", terminated_last(c, 137, "OOMKilled", 3), memory="32Mi")
         api.upsert("pods", p)
-        step(4, "someone execs into search-8b1e (what kubectl exec does)")
+        step(5, "someone execs into search-8b1e (what kubectl exec does)")
         c = run("search-8b1e", ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"], qos="besteffort")
         time.sleep(0.3)
         c.exec(["/bin/true"])
-        step(5, "search-8b1e is evicted through the Eviction API and stops gracefully on SIGTERM")
+        step(6, "search-8b1e is evicted through the Eviction API and stops gracefully on SIGTERM")
         evicting = pod(c, "search-8b1e", running(c), meta={"deletionTimestamp": now(), "deletionGracePeriodSeconds": 30})
         evicting["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
                                              "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}]
@@ -105,7 +117,16 @@ def main():
                                                          "containerID": "containerd://" + c.id}}}]
         api.upsert("pods", evicting)
         api.delete("pods", "shop", "search-8b1e")
-        step(6, "EC2 announces a spot interruption; aws-node-termination-handler taints the node")
+        step(7, "memory pressure on the node, then EC2 announces a spot interruption and NTH taints the node")
+        node = api.objects["nodes"][("", NODE)]
+        node["status"]["conditions"].append({"type": "MemoryPressure", "status": "True",
+                                             "reason": "KubeletHasInsufficientMemory", "lastTransitionTime": now()})
+        api.upsert("nodes", node)
+        api.upsert("events", {"metadata": {"name": NODE + ".memory", "namespace": "default"},
+                              "involvedObject": {"kind": "Node", "name": NODE}, "reason": "EvictionThresholdMet",
+                              "type": "Warning", "message": "Attempting to reclaim memory",
+                              "source": {"component": "kubelet"}, "count": 1, "firstTimestamp": now()})
+        time.sleep(0.5)
         imds.set_spot_action("terminate")
         time.sleep(1.5)
         node = api.objects["nodes"][("", NODE)]
@@ -113,7 +134,7 @@ def main():
                                    "effect": "NoSchedule"}]
         api.upsert("nodes", node)
         time.sleep(1.5)
-        step(7, "stopping nodetrail")
+        step(8, "stopping nodetrail (before the interruption's deadline: the drain is reported at stop)")
         rc, took = agent.stop()
     finally:
         if agent.proc and agent.proc.poll() is None:
