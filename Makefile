@@ -21,7 +21,7 @@ AGENT_OBJ = $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all bpf agent test unit integration bench deps clean help asan demo
+.PHONY: all bpf agent test unit integration bench deps clean help asan demo fuzz
 
 all: $(BUILD)/nodetrail
 
@@ -34,6 +34,7 @@ help:
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
 	@echo "make demo         the agent plus a few scripted runc containers (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
+	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
 
 deps:
 	./tests/deps.sh
@@ -83,5 +84,26 @@ bench: $(BUILD)/nodetrail
 	./tests/bench/exec_throughput.sh $(BUILD)/nodetrail
 	python3 tests/bench/api_cost.py $(BUILD)/nodetrail
 
+# libFuzzer: the agent's sources built again with clang's coverage instrumentation
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Iinclude -I$(BUILD) -D_GNU_SOURCE \
+	-DNODETRAIL_VERSION='"fuzz"'
+FUZZ_SRC = $(filter-out agent/main.c agent/probes.c agent/correlate.c,$(wildcard agent/*.c))
+FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,build-fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/nodetrail/*.h)
+	@mkdir -p build-fuzz
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lcjson -lcurl -luring -lcrypto -lm
+
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$name; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+		UBSAN_OPTIONS=halt_on_error=1 $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+			build-fuzz/corpus-$$name tests/fuzz/corpus/$$name 2>build-fuzz/$$name.log \
+			|| { tail -40 build-fuzz/$$name.log; echo "fuzz: $$name FAILED (crash input in build-fuzz/)"; exit 1; }; \
+		grep -E "stat::number_of_executed_units" build-fuzz/$$name.log | sed "s/^/fuzz: $$name /"; \
+	done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

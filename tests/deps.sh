@@ -3,7 +3,7 @@
 # Elsewhere, print what is missing and how to get it.
 set -euo pipefail
 
-BUILD_PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config"
+BUILD_PKGS="make gcc clang llvm libclang-rt-dev bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config"
 TEST_PKGS="runc busybox-static python3 libbpf-tools openssl kubectl"
 
 missing_cmds() {

@@ -66,6 +66,13 @@ before=$total_fail
 count "$out"
 [ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
 
+echo "== fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
+if make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}"; then
+	echo "ok: no fuzz target crashed"; total_pass=$((total_pass + 1))
+else
+	echo "FAIL: a fuzz target crashed"; total_fail=$((total_fail + 1))
+fi
+
 if [ "$total_skip" -gt 0 ]; then
 	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 else

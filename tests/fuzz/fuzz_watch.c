@@ -1,0 +1,57 @@
+/* libFuzzer target: a watch stream, cut into chunks where the input says,
+ * framed, decoded and applied to the node state. Nothing may crash, leak or
+ * grow without bound. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodetrail/kube_watch.h"
+#include "nodetrail/node_state.h"
+
+static struct node_state *ns;
+static struct record_node node = { .node_name = "fuzz-node" };
+
+static void drop(void *ctx, struct record *r)
+{
+	char buf[65536];
+
+	(void)ctx;
+	record_encode(r, buf, sizeof(buf));
+}
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+	struct kube_event ev;
+
+	(void)ctx;
+	if (kube_event_decode(line, len, &ev) < 0)
+		return;
+	if (ev.type >= KUBE_EV_ADDED && ev.type <= KUBE_EV_DELETED) {
+		node_state_apply(ns, KUBE_PODS, ev.type, ev.object);
+		node_state_apply(ns, KUBE_NODES, ev.type, ev.object);
+		node_state_apply(ns, KUBE_EVENTS, ev.type, ev.object);
+	}
+	kube_event_free(&ev);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct node_state_options o = { .node = &node, .emit = drop, .max_pods = 64, .max_events = 64 };
+	struct kube_framer f;
+	size_t cut = size ? data[0] % (size + 1) : 0;
+
+	ns = node_state_new(&o);
+	if (!ns)
+		return 0;
+	node_state_relist_begin(ns, KUBE_PODS);
+	node_state_relist_end(ns, KUBE_PODS);
+	kube_framer_init(&f, 4096);
+	kube_framer_feed(&f, (const char *)data, cut, on_line, NULL);
+	kube_framer_feed(&f, (const char *)data + cut, size - cut, on_line, NULL);
+	kube_framer_feed(&f, "\n", 1, on_line, NULL);
+	node_state_relist_begin(ns, KUBE_PODS);
+	node_state_relist_end(ns, KUBE_PODS);
+	kube_framer_free(&f);
+	node_state_free(ns);
+	return 0;
+}
