@@ -214,12 +214,15 @@ void config_print_markdown(FILE *out)
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const struct option_def *o = &options[i];
 
-		fprintf(out, "| `--%s` | `%s` | %s%s%s | %s |\n", o->name, o->env, o->def ? "`" : "",
-			o->def ? o->def : "hostname", o->def ? "`" : "", o->help);
+		bool quoted = o->def && *o->def;
+
+		fprintf(out, "| `--%s` | `%s` | %s%s%s | %s |\n", o->name, o->env, quoted ? "`" : "",
+			!o->def ? "hostname" : *o->def ? o->def : "(none)", quoted ? "`" : "", o->help);
 	}
 	for (size_t i = 0; i < sizeof(pod_env) / sizeof(pod_env[0]); i++)
-		fprintf(out, "| | `%s` | `%s` | %s, names the output file |\n", pod_env[i].env, pod_env[i].def,
-			pod_env[i].help);
+		fprintf(out, "| | `%s` | %s%s%s | %s, names the output file |\n", pod_env[i].env,
+			*pod_env[i].def ? "`" : "", *pod_env[i].def ? pod_env[i].def : "(none)",
+			*pod_env[i].def ? "`" : "", pod_env[i].help);
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
