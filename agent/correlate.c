@@ -49,6 +49,17 @@ struct container_state {
 };
 
 #define MAX_ENDS 512
+#define MAX_RECENT_OOMS 32
+#define OOM_CONTEXT_NS (5 * 60 * 1000000000LL)
+
+/* recent OOM kills, for the kernel context of a MemoryPressure condition */
+struct recent_oom {
+	int64_t at_ns;            /* CLOCK_REALTIME */
+	char pod_uid[CGROUP_POD_UID_LEN + 1];
+	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+	char comm[NT_COMM_LEN];
+	bool node_wide;
+};
 
 /* how a container's main process ended, kept past its cgroup's removal so
  * that the pod's termination record can tell each container's story */
@@ -87,6 +98,8 @@ struct correlator {
 	int64_t start_ns;          /* CLOCK_REALTIME at start: older Ready pods are history */
 	struct u64map *started;    /* hash(pod uid) of pods whose pod.started is out */
 	struct container_end ends[MAX_ENDS]; /* ring, oldest overwritten */
+	struct recent_oom ooms[MAX_RECENT_OOMS]; /* ring, oldest overwritten */
+	uint32_t ooms_next;
 	uint32_t ends_next;
 	uint64_t ends_total;
 	struct pending *pending[MAX_PENDING];
@@ -840,6 +853,17 @@ static void on_oom(struct correlator *c, const struct nt_oom_event *ev)
 		return;
 	if (st->noom < MAX_OOM_VICTIMS)
 		st->oom_victims[st->noom++] = ev->hdr.tgid;
+	{
+		struct recent_oom *o = &c->ooms[c->ooms_next];
+
+		c->ooms_next = (c->ooms_next + 1) % MAX_RECENT_OOMS;
+		o->at_ns = correlate_boot_to_realtime((int64_t)ev->hdr.ts_ns);
+		memcpy(o->pod_uid, e->ref.pod_uid, sizeof(o->pod_uid));
+		memcpy(o->container_id, e->ref.container_id, sizeof(o->container_id));
+		memcpy(o->comm, ev->comm, sizeof(o->comm));
+		o->comm[NT_COMM_LEN - 1] = '\0';
+		o->node_wide = ev->node_wide;
+	}
 	emit_oom(c, e, ev);
 }
 
@@ -1150,4 +1174,38 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 	r.summary = summary;
 	c->opts.emit(c->opts.emit_ctx, &r);
 	cJSON_Delete(report);
+}
+
+cJSON *correlator_memory_context(struct correlator *c)
+{
+	struct timespec ts;
+	int64_t now, n = 0;
+	cJSON *o, *list;
+	char when[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	o = cJSON_CreateObject();
+	list = o ? cJSON_AddArrayToObject(o, "recent_oom_kills") : NULL;
+	if (!list) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < MAX_RECENT_OOMS; i++) {
+		const struct recent_oom *r = &c->ooms[i];
+		cJSON *k;
+
+		if (!r->at_ns || now - r->at_ns > OOM_CONTEXT_NS || !(k = cJSON_CreateObject()))
+			continue;
+		cJSON_AddStringToObject(k, "at", writer_format_time(r->at_ns, when));
+		if (r->pod_uid[0])
+			cJSON_AddStringToObject(k, "pod_uid", r->pod_uid);
+		cJSON_AddStringToObject(k, "container_id", r->container_id);
+		cJSON_AddStringToObject(k, "comm", r->comm);
+		cJSON_AddBoolToObject(k, "node_wide", r->node_wide);
+		cJSON_AddItemToArray(list, k);
+		n++;
+	}
+	cJSON_AddNumberToObject(o, "oom_kills_last_5m", (double)n);
+	return o;
 }

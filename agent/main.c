@@ -446,6 +446,13 @@ static void on_api_pod(void *ctx, const struct kube_pod *pod, bool deleted)
 		correlator_api_pod(a->correlator, pod, deleted);
 }
 
+static cJSON *on_memory_context(void *ctx)
+{
+	struct agent *a = ctx;
+
+	return a->correlator && a->probes ? correlator_memory_context(a->correlator) : NULL;
+}
+
 static cJSON *on_kernel_view(void *ctx, const struct kube_pod *pod, int64_t grace_s)
 {
 	struct agent *a = ctx;
@@ -586,6 +593,7 @@ static int setup(struct agent *a)
 	no.emit_ctx = a;
 	no.on_pod = on_api_pod;
 	no.kernel_view = on_kernel_view;
+	no.memory_context = on_memory_context;
 	no.on_interruption = on_interruption;
 	no.on_pod_ctx = a;
 	a->node_state = node_state_new(&no);

@@ -253,7 +253,7 @@ static void emit_condition(struct node_state *ns, const struct kube_condition *c
 {
 	char summary[512];
 	struct record r = { 0 };
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *kernel = NULL;
 
 	if (!o)
 		return;
@@ -268,12 +268,24 @@ static void emit_condition(struct node_state *ns, const struct kube_condition *c
 		 was, c->status, c->reason[0] ? " (" : "", c->reason[0] ? c->reason : "");
 	if (c->reason[0])
 		strncat(summary, ")", sizeof(summary) - strlen(summary) - 1);
+	if (!strcmp(c->type, "MemoryPressure") && !strcmp(c->status, "True") && ns->opts.memory_context &&
+	    (kernel = ns->opts.memory_context(ns->opts.on_pod_ctx))) {
+		size_t n = strlen(summary);
+
+		snprintf(summary + n, sizeof(summary) - n, "; kernel: %d OOM kill%s in the last 5 minutes",
+			 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(kernel, "oom_kills_last_5m")),
+			 cJSON_GetNumberValue(cJSON_GetObjectItem(kernel, "oom_kills_last_5m")) == 1 ? "" : "s");
+		r.detail2_key = "kernel";
+		r.detail2 = kernel;
+		r.sources[1] = "kernel";
+	}
 	r.type = "node.condition";
 	r.event_time_ns = node_state_parse_time(c->last_transition);
 	record_make_id(r.type, NULL, record_hash_str(c->type), record_hash_str(c->status),
 		       record_hash_str(c->last_transition), r.record_id);
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);
+	cJSON_Delete(kernel);
 }
 
 /* ---- node ---- */

@@ -67,6 +67,10 @@ cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, 
  * by pod, with totals; emitted as node.drain_report. */
 void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why);
 
+/* OOM kills of the last 5 minutes (at most the 32 newest): the kernel's
+ * context for a MemoryPressure condition. Caller frees. */
+cJSON *correlator_memory_context(struct correlator *c);
+
 /* Everything pending goes out now (at stop). */
 void correlator_flush(struct correlator *c);
 

@@ -25,6 +25,8 @@ struct node_state_options {
 	void (*on_pod)(void *ctx, const struct kube_pod *pod, bool deleted);
 	/* the kernel's side of a pod's termination, joined into pod.terminated (may be NULL) */
 	cJSON *(*kernel_view)(void *ctx, const struct kube_pod *pod, int64_t grace_s);
+	/* the kernel's context when memory pressure begins (may be NULL) */
+	cJSON *(*memory_context)(void *ctx);
 	/* an interruption opened: the drain report is due at deadline_ns (CLOCK_REALTIME) */
 	void (*on_interruption)(void *ctx, int64_t notice_ns, int64_t deadline_ns);
 	void *on_pod_ctx;

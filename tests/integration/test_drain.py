@@ -53,23 +53,23 @@ class SpotDrain(unittest.TestCase):
         graceful = self.pod("graceful-1", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
         stubborn = self.pod("stubborn-1", "trap '' TERM; while true; do sleep 0.2; done")
         self.pod("busy-1", "while true; do sleep 0.2; done")
-        deadline = time.time() + 6
+        deadline = time.time() + 10  # slack: the kills must land before it even on a loaded machine
         self.imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline)))
         self.agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=5, what="node.interruption")
         graceful.kill("TERM")
         stubborn.kill("TERM")
         time.sleep(1.0)
         stubborn.kill("KILL")
-        r = self.agent.wait_for(lambda r: r["type"] == "node.drain_report", timeout=15, what="node.drain_report")
+        r = self.agent.wait_for(lambda r: r["type"] == "node.drain_report", timeout=20, what="node.drain_report")
         d = r["drain"]
         self.assertEqual(d["reported"], "at the deadline")
         self.assertEqual((d["pods"], d["graceful"], d["killed"], d["still_running"]), (3, 1, 1, 1), d)
         by_name = {p.get("name"): p["containers"][0] for p in d["by_pod"].values()}
-        self.assertEqual(by_name["graceful-1"]["verdict"], "graceful")
+        self.assertEqual(by_name["graceful-1"]["verdict"], "graceful", d)
         self.assertIn("sigterm_at", by_name["graceful-1"])
-        self.assertEqual(by_name["stubborn-1"]["verdict"], "killed")
+        self.assertEqual(by_name["stubborn-1"]["verdict"], "killed", d)
         self.assertIn("sigkill_at", by_name["stubborn-1"])
-        self.assertEqual(by_name["busy-1"]["verdict"], "still_running")
+        self.assertEqual(by_name["busy-1"]["verdict"], "still_running", d)
         self.assertIn("3 pods, 1 containers stopped gracefully before the deadline, 1 were killed, 1 still running",
                       r["summary"])
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "nodetrail/correlate.h"
@@ -370,6 +371,11 @@ static cJSON *kernel_view(void *ctx, const struct kube_pod *pod, int64_t grace_s
 	return correlator_kernel_view(((struct jfx *)ctx)->c, pod, grace_s);
 }
 
+static cJSON *memory_context(void *ctx)
+{
+	return correlator_memory_context(((struct jfx *)ctx)->c);
+}
+
 static int jsetup(void **state)
 {
 	struct jfx *f = calloc(1, sizeof(*f));
@@ -383,6 +389,7 @@ static int jsetup(void **state)
 	no.emit_ctx = &f->cap;
 	no.on_pod = on_pod;
 	no.kernel_view = kernel_view;
+	no.memory_context = memory_context;
 	no.on_pod_ctx = f;
 	f->ns = node_state_new(&no);
 	o.node = &f->node;
@@ -441,10 +448,12 @@ static void api_pod(struct jfx *f, const char *container_status)
 static void oom_ev(struct correlator *c)
 {
 	struct nt_oom_event ev = { 0 };
+	struct timespec now;
 
+	clock_gettime(CLOCK_BOOTTIME, &now); /* "recent" is judged against the clock */
 	ev.hdr.type = NT_EV_OOM;
 	ev.hdr.size = sizeof(ev);
-	ev.hdr.ts_ns = 4000;
+	ev.hdr.ts_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	ev.hdr.cgroup_id = CTR_CG;
 	ev.hdr.pid = ev.hdr.tgid = 4242;
 	ev.usage_bytes = ev.limit_bytes = 536870912;
@@ -599,6 +608,39 @@ static void test_sigterm_ignored_killed_after_grace(void **state)
 	assert_non_null(strstr(rec, "0 of 1 container stopped gracefully, 1 SIGKILLed after the grace period"));
 }
 
+static void node_condition(struct jfx *f, const char *status)
+{
+	char json[1024];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"name\":\"node-a\",\"resourceVersion\":\"%s\"},\"spec\":{},\"status\":{\"conditions\":"
+		 "[{\"type\":\"MemoryPressure\",\"status\":\"%s\",\"reason\":\"KubeletHasInsufficientMemory\","
+		 "\"lastTransitionTime\":\"2026-11-24T10:00:00Z\"}]}}", status, status);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_NODES, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+}
+
+static void test_memory_pressure_has_oom_context(void **state)
+{
+	struct jfx *f = *state;
+	const char *rec;
+
+	node_state_relist_begin(f->ns, KUBE_NODES);
+	node_condition(f, "False");
+	node_state_relist_end(f->ns, KUBE_NODES);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	oom_ev(f->c);
+	node_condition(f, "True");
+	rec = record_of(f, "node.condition");
+	assert_non_null(rec);
+	assert_non_null(strstr(rec, "\"oom_kills_last_5m\":1"));
+	assert_non_null(strstr(rec, "\"sources\":[\"api\",\"kernel\"]"));
+	assert_non_null(strstr(rec, "MemoryPressure: False -> True (KubeletHasInsufficientMemory); kernel: 1 OOM kill in the last 5 minutes"));
+}
+
 int main_join(void);
 int main_join(void)
 {
@@ -609,6 +651,7 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_graceful_eviction, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_ignored_killed_after_grace, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_memory_pressure_has_oom_context, jsetup, jteardown),
 	};
 
 	return cmocka_run_group_tests_name("join", tests, NULL, NULL);
