@@ -80,9 +80,15 @@ demo: deps
 	$(MAKE) all
 	./tests/demo.sh $(BUILD)/nodetrail
 
-bench: $(BUILD)/nodetrail
+$(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS)
+
+bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	./tests/bench/exec_throughput.sh $(BUILD)/nodetrail
 	python3 tests/bench/api_cost.py $(BUILD)/nodetrail
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bench-correlator $(BUILD)/bench/correlator.json
+	python3 tests/bench/churn.py $(BUILD)/nodetrail
 
 # libFuzzer: the agent's sources built again with clang's coverage instrumentation
 FUZZ_SECONDS ?= 60
@@ -91,9 +97,12 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Iinclude -I$
 FUZZ_SRC = $(filter-out agent/main.c agent/probes.c agent/correlate.c,$(wildcard agent/*.c))
 FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,build-fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
 
+# the checkpoint target takes the correlator too (it stubs the probes itself)
+build-fuzz/fuzz_checkpoint: FUZZ_EXTRA = agent/correlate.c
+
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/nodetrail/*.h)
 	@mkdir -p build-fuzz
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lcjson -lcurl -luring -lcrypto -lm
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA) -lcjson -lcurl -luring -lcrypto -lm
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \

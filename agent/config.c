@@ -38,8 +38,11 @@ static const struct option_def options[] = {
 	{ "output-dir", "NODETRAIL_OUTPUT_DIR", "/var/log/containers",
 	  "directory of the CRI-format record file", STR(output_dir), NULL },
 	{ "state-dir", "NODETRAIL_STATE_DIR", "/var/lib/nodetrail",
-	  "directory for the agent's state (created at start; restarts read back the record files for now)",
-	  STR(state_dir), NULL },
+	  "directory of the checkpoint (open timelines, pending joins, the open interruption, pods last known); "
+	  "created at start", STR(state_dir), NULL },
+	{ "checkpoint-interval", "NODETRAIL_CHECKPOINT_INTERVAL", "2",
+	  "seconds between checkpoint writes when something changed (also at an interruption and at stop)",
+	  U32(checkpoint_interval_s), NULL },
 	{ "cgroup-root", "NODETRAIL_CGROUP_ROOT", "/sys/fs/cgroup", "cgroupfs mount point", STR(cgroup_root),
 	  NULL },
 	{ "bpf", "NODETRAIL_BPF", "auto",

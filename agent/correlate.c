@@ -2,6 +2,7 @@
  * probes' events, emitting container.exited / oom_killed / exec records. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "nodetrail/correlate.h"
+#include "nodetrail/history.h"
 #include "nodetrail/probes.h"
 #include "nodetrail/u64map.h"
 #include "nodetrail/writer.h"
@@ -72,6 +74,7 @@ struct container_end {
 	const char *kill_sender;
 	uint32_t exit_code;       /* raw wait status */
 	bool oom;
+	bool unseen;              /* ended while the agent was down: exit_ns is when that was found */
 };
 
 #define MAX_PENDING 1024
@@ -91,6 +94,29 @@ struct pending {
 	char qos[16];
 	char runtime[16];
 	char cgroup[NT_CGROUP_PATH_LEN];
+	/* an exit only the API reported: waits for the kernel's record of it */
+	bool api_only;
+	cJSON *api;               /* the API's detail, kept in case the pod is gone when the window closes */
+	char pod_name[254];
+	char pod_ns[64];
+	char container_name[64];
+	char owner_kind[32];
+	char owner_name[254];
+};
+
+#define MAX_SERIES 4
+#define KERNEL_EXITS 4096
+
+/* one container (pod uid + name) as the API told its exits: a crash loop's series */
+struct exit_series {
+	uint64_t last_cid;        /* hash of the newest terminated container id */
+	uint32_t n;               /* entries used, oldest first */
+	struct series_exit {
+		uint64_t cid;
+		int64_t finished_ns;
+		int exit_code;
+		char reason[32];
+	} exits[MAX_SERIES];
 };
 
 struct correlator {
@@ -106,6 +132,10 @@ struct correlator {
 	uint32_t npending;
 	struct cgroup_map *cgroups;
 	struct u64map *containers; /* container cgroup id -> struct container_state */
+	struct u64map *series;     /* hash(pod uid/container name) -> struct exit_series */
+	struct record_ids *kernel_exits; /* container ids whose exit the kernel reported */
+	int64_t history_before_ns; /* API exits that finished before this are history, not news */
+	bool restored;             /* a checkpoint of the same boot was restored */
 	struct correlate_stats stats;
 	long clk_tck;
 };
@@ -130,13 +160,16 @@ struct correlator *correlator_new(const struct correlate_options *opts)
 	c->containers = u64map_new(opts->max_cgroups);
 	c->clk_tck = sysconf(_SC_CLK_TCK);
 	c->started = u64map_new(opts->max_cgroups);
+	c->series = u64map_new(opts->max_cgroups);
+	c->kernel_exits = record_ids_new(KERNEL_EXITS);
 	{
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		c->start_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		c->history_before_ns = c->start_ns;
 	}
-	if (!c->cgroups || !c->containers || !c->started) {
+	if (!c->cgroups || !c->containers || !c->started || !c->series || !c->kernel_exits) {
 		correlator_free(c);
 		return NULL;
 	}
@@ -149,11 +182,14 @@ void correlator_free(struct correlator *c)
 		return;
 	for (uint32_t i = 0; i < c->npending; i++) {
 		cJSON_Delete(c->pending[i]->kernel);
+		cJSON_Delete(c->pending[i]->api);
 		free(c->pending[i]);
 	}
 	cgroup_map_free(c->cgroups);
 	u64map_free(c->containers, free);
 	u64map_free(c->started, NULL);
+	u64map_free(c->series, free);
+	record_ids_free(c->kernel_exits);
 	free(c);
 }
 
@@ -164,6 +200,7 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	ret->cgroups_dropped = cgroup_map_dropped(c->cgroups);
 	ret->containers_dropped = u64map_dropped(c->containers);
 	ret->pending = c->npending;
+	ret->series_dropped = c->series ? u64map_dropped(c->series) : 0;
 }
 
 /* ---- records ---- */
@@ -185,6 +222,14 @@ static bool tgid_in(const uint32_t *list, uint32_t n, uint32_t tgid)
 }
 
 
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -204,7 +249,12 @@ static const struct kube_container *api_container(const struct kube_pod *pod, co
 		const struct kube_container *k = &pod->containers[i];
 
 		if (strcmp(k->container_id, id) == 0) {
-			*ret_term = k->terminated.set ? &k->terminated : NULL;
+			/* waiting to restart (CrashLoopBackOff): the id is still the
+			 * last one's, and lastState tells how it ended */
+			if (k->terminated.set)
+				*ret_term = &k->terminated;
+			else if (k->last_terminated.set && strcmp(k->last_terminated.container_id, id) == 0)
+				*ret_term = &k->last_terminated;
 			return k;
 		}
 		if (k->last_terminated.set && strcmp(k->last_terminated.container_id, id) == 0) {
@@ -241,6 +291,78 @@ static cJSON *api_detail(const struct kube_container *k, const struct kube_termi
 	return a;
 }
 
+static uint64_t series_key(const char *pod_uid, const char *container_name)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s/%s", pod_uid, container_name);
+	return record_hash_str(buf);
+}
+
+/* A crash loop as a series: the container's earlier exits the API told
+ * of, and whether the kubelet is backing off. Nothing on a first exit. */
+static void add_series(struct correlator *c, cJSON *api, const char *pod_uid, const struct kube_container *k,
+		       const char *container_id)
+{
+	const struct exit_series *s = u64map_get(c->series, series_key(pod_uid, k->name));
+	uint64_t current = record_hash_str(container_id);
+	bool back_off = strcmp(k->waiting_reason, "CrashLoopBackOff") == 0;
+	cJSON *o, *list;
+	char when[32];
+
+	if (!api || (k->restart_count < 1 && !back_off))
+		return;
+	o = cJSON_AddObjectToObject(api, "crash_loop");
+	list = o ? cJSON_AddArrayToObject(o, "previous_exits") : NULL;
+	if (!list)
+		return;
+	cJSON_AddBoolToObject(o, "back_off", back_off);
+	for (uint32_t i = 0; s && i < s->n; i++) {
+		const struct series_exit *x = &s->exits[i];
+		cJSON *e;
+
+		if (x->cid == current || !(e = cJSON_CreateObject()))
+			continue;
+		if (x->finished_ns)
+			cJSON_AddStringToObject(e, "finished_at", writer_format_time(x->finished_ns, when));
+		cJSON_AddNumberToObject(e, "exit_code", x->exit_code);
+		if (x->reason[0])
+			cJSON_AddStringToObject(e, "reason", x->reason);
+		cJSON_AddItemToArray(list, e);
+	}
+}
+
+/* ", exit 3 of a series since 2026-11-24T10:00:01Z, CrashLoopBackOff" */
+static void series_summary(const cJSON *api, char *buf, size_t len)
+{
+	const cJSON *loop = cJSON_GetObjectItem(api, "crash_loop"), *prev = cJSON_GetObjectItem(loop, "previous_exits");
+	const char *since = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(prev, 0), "finished_at"));
+	int n = cJSON_GetArraySize(prev);
+	size_t k = 0;
+
+	buf[0] = '\0';
+	if (!loop)
+		return;
+	if (n > 0 && since)
+		k = (size_t)snprintf(buf, len, ", exit %d of a series since %s", n + 1, since);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(loop, "back_off")) && k < len)
+		snprintf(buf + k, len - k, ", CrashLoopBackOff");
+}
+
+/* the keys every container record has, from what waited */
+static void pending_record(const struct correlator *c, const struct pending *p, struct record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = p->type;
+	r->event_time_ns = p->event_time_ns;
+	r->node = c->opts.node;
+	memcpy(r->record_id, p->record_id, sizeof(r->record_id));
+	r->pod_uid = p->pod_uid;
+	r->qos_class = p->qos;
+	r->container_id = p->container_id;
+	r->runtime = p->runtime;
+}
+
 /* Send a container record: joined with the API's pod and container when
  * known, the kernel's alone otherwise. */
 static void send_pending(struct correlator *c, const struct pending *p, const struct kube_pod *pod)
@@ -250,16 +372,13 @@ static void send_pending(struct correlator *c, const struct pending *p, const st
 	char summary[768];
 	struct record r;
 	cJSON *api = k ? api_detail(k, t) : NULL;
+	char loop[128] = "";
 
-	memset(&r, 0, sizeof(r));
-	r.type = p->type;
-	r.event_time_ns = p->event_time_ns;
-	r.node = c->opts.node;
-	memcpy(r.record_id, p->record_id, sizeof(r.record_id));
-	r.pod_uid = p->pod_uid;
-	r.qos_class = p->qos;
-	r.container_id = p->container_id;
-	r.runtime = p->runtime;
+	if (k && p->is_exit) {
+		add_series(c, api, pod->uid, k, p->container_id);
+		series_summary(api, loop, sizeof(loop));
+	}
+	pending_record(c, p, &r);
 	r.cgroup_path = p->cgroup;
 	r.detail_key = "kernel";
 	r.detail = p->kernel;
@@ -279,7 +398,9 @@ static void send_pending(struct correlator *c, const struct pending *p, const st
 			n += (size_t)snprintf(summary + n, sizeof(summary) - n, "; API: %s, exit code %d", t->reason,
 					      t->exit_code);
 		if (t && k->restart_count > 0 && n < sizeof(summary))
-			snprintf(summary + n, sizeof(summary) - n, ", restart #%d", k->restart_count);
+			n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", restart #%d", k->restart_count);
+		if (n < sizeof(summary))
+			snprintf(summary + n, sizeof(summary) - n, "%s", loop);
 	} else {
 		snprintf(summary, sizeof(summary), "container %.12s%s%s%s %s", p->container_id, p->comm[0] ? " (" : "",
 			 p->comm, p->comm[0] ? ")" : "", p->what);
@@ -292,8 +413,24 @@ static void send_pending(struct correlator *c, const struct pending *p, const st
 static void drop_pending(struct correlator *c, uint32_t i)
 {
 	cJSON_Delete(c->pending[i]->kernel);
+	cJSON_Delete(c->pending[i]->api);
 	free(c->pending[i]);
 	c->pending[i] = c->pending[--c->npending];
+}
+
+static void exit_record_id(const char *container_id, char ret[RECORD_ID_LEN + 1])
+{
+	record_make_id("container.exited", NULL, record_hash_str(container_id), 0, 0, ret);
+}
+
+/* the kernel saw the exit the API reported first: its record supersedes */
+static void cancel_api_exit(struct correlator *c, const char *container_id)
+{
+	for (uint32_t i = 0; i < c->npending; i++)
+		if (c->pending[i]->api_only && strcmp(c->pending[i]->container_id, container_id) == 0) {
+			drop_pending(c, i);
+			return;
+		}
 }
 
 /* A container record: out now when there is no API to wait for, else held
@@ -316,7 +453,14 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	p->is_exit = is_exit;
 	p->event_time_ns = correlate_boot_to_realtime(boot_ns);
-	record_make_id(type, c->opts.boot_id, e->container_cgroup_id, id_a, id_b, p->record_id);
+	if (is_exit && e->ref.container_id[0]) {
+		/* a container exits once: the API's report of it gets the same id */
+		exit_record_id(e->ref.container_id, p->record_id);
+		record_ids_check_add(c->kernel_exits, e->ref.container_id);
+		cancel_api_exit(c, e->ref.container_id);
+	} else {
+		record_make_id(type, c->opts.boot_id, e->container_cgroup_id, id_a, id_b, p->record_id);
+	}
 	memcpy(p->pod_uid, e->ref.pod_uid, sizeof(p->pod_uid));
 	memcpy(p->container_id, e->ref.container_id, sizeof(p->container_id));
 	snprintf(p->qos, sizeof(p->qos), "%s", e->ref.pod_uid[0] ? cgroup_qos_name(e->ref.qos) : "");
@@ -444,6 +588,128 @@ out:
 	cJSON_Delete(span);
 }
 
+static void send_api_exit(struct correlator *c, const struct pending *p);
+
+/* An exit only the API reported so far: held like a kernel record, so that
+ * the kernel's record of the same exit (the same id) can supersede it. */
+static void queue_api_exit(struct correlator *c, const struct kube_pod *pod, const struct kube_container *k,
+			   const struct kube_terminated *t, int64_t finished_ns)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	const char *why;
+	size_t n;
+	char loop[128];
+
+	if (!p)
+		return;
+	p->api_only = true;
+	p->is_exit = true;
+	snprintf(p->type, sizeof(p->type), "container.exited");
+	p->event_time_ns = finished_ns ? finished_ns : realtime_ns();
+	exit_record_id(t->container_id, p->record_id);
+	snprintf(p->pod_uid, sizeof(p->pod_uid), "%.36s", pod->uid);
+	snprintf(p->container_id, sizeof(p->container_id), "%.64s", t->container_id);
+	snprintf(p->qos, sizeof(p->qos), "%s", pod->qos_class);
+	snprintf(p->runtime, sizeof(p->runtime), "%s", k->runtime);
+	snprintf(p->pod_name, sizeof(p->pod_name), "%s", pod->name);
+	snprintf(p->pod_ns, sizeof(p->pod_ns), "%s", pod->ns);
+	snprintf(p->container_name, sizeof(p->container_name), "%s", k->name);
+	snprintf(p->owner_kind, sizeof(p->owner_kind), "%s", pod->owner_kind);
+	snprintf(p->owner_name, sizeof(p->owner_name), "%s", pod->owner_name);
+	p->api = api_detail(k, t);
+	add_series(c, p->api, pod->uid, k, t->container_id);
+	p->kernel = cJSON_CreateObject();
+	if (!p->api || !p->kernel) {
+		cJSON_Delete(p->api);
+		cJSON_Delete(p->kernel);
+		free(p);
+		return;
+	}
+	if (finished_ns && finished_ns < c->start_ns)
+		why = "agent_not_running";
+	else if (c->opts.bpf_off)
+		why = "bpf_off";
+	else
+		why = "not_seen";
+	cJSON_AddBoolToObject(p->kernel, "seen", false);
+	cJSON_AddStringToObject(p->kernel, "why", why);
+	n = (size_t)snprintf(p->what, sizeof(p->what), "%s (API: %s, exit code %d)",
+			     !strcmp(t->reason, "OOMKilled") ? "was OOM-killed" : "exited", t->reason[0] ? t->reason : "no reason",
+			     t->exit_code);
+	if (k->restart_count > 0 && n < sizeof(p->what))
+		n += (size_t)snprintf(p->what + n, sizeof(p->what) - n, ", restart #%d", k->restart_count);
+	series_summary(p->api, loop, sizeof(loop));
+	if (n < sizeof(p->what))
+		snprintf(p->what + n, sizeof(p->what) - n, "%s; the kernel did not see it: %s", loop,
+			 !strcmp(why, "agent_not_running") ? "the agent was not running" :
+			 !strcmp(why, "bpf_off") ? "eBPF is off" : "no kernel event matched");
+	p->deadline_ns = mono_ns() + (c->opts.bpf_off ? 0 : (int64_t)c->opts.join_window_ms * 1000000LL);
+	if (c->npending == MAX_PENDING) {
+		c->stats.pending_overflow++;
+		send_api_exit(c, p);
+		cJSON_Delete(p->api);
+		cJSON_Delete(p->kernel);
+		free(p);
+		return;
+	}
+	c->pending[c->npending++] = p;
+}
+
+/* Exits the API reports (lastState after a restart, state when the
+ * container stays down): each new one goes into the container's series;
+ * those the kernel did not report become API-only records. */
+static void api_exits(struct correlator *c, const struct kube_pod *pod)
+{
+	for (int i = 0; i < pod->ncontainers; i++) {
+		const struct kube_container *k = &pod->containers[i];
+		const struct kube_terminated *t = k->terminated.set ? &k->terminated : &k->last_terminated;
+		uint64_t key, cid;
+		struct exit_series *s;
+		int64_t finished;
+		bool known;
+
+		key = series_key(pod->uid, k->name);
+		s = u64map_get(c->series, key);
+		known = s != NULL;
+		if (!s) {
+			/* every container has one, so that its first exit is news */
+			s = calloc(1, sizeof(*s));
+			if (!s)
+				continue;
+			if (u64map_put(c->series, key, s, NULL) < 0) {
+				free(s); /* counted: without a series the exit cannot be told apart from the last */
+				continue;
+			}
+		}
+		if (!t->set || !t->container_id[0])
+			continue;
+		cid = record_hash_str(t->container_id);
+		if (s->last_cid == cid)
+			continue;
+		finished = node_state_parse_time(t->finished_at);
+		s->last_cid = cid;
+		if (s->n == MAX_SERIES)
+			memmove(&s->exits[0], &s->exits[1], sizeof(s->exits[0]) * --s->n);
+		s->exits[s->n].cid = cid;
+		s->exits[s->n].finished_ns = finished;
+		s->exits[s->n].exit_code = t->exit_code;
+		snprintf(s->exits[s->n].reason, sizeof(s->exits[s->n].reason), "%s", t->reason);
+		s->n++;
+		/* a container first seen with an exit from before we watched: history */
+		if (!known && (!finished || finished + 1000000000LL < c->history_before_ns))
+			continue;
+		if (record_ids_contains(c->kernel_exits, t->container_id))
+			continue;
+		queue_api_exit(c, pod, k, t, finished);
+	}
+}
+
+static void forget_series(struct correlator *c, const struct kube_pod *pod)
+{
+	for (int i = 0; i < pod->ncontainers; i++)
+		free(u64map_take(c->series, series_key(pod->uid, pod->containers[i].name)));
+}
+
 void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool deleted)
 {
 	if (!deleted)
@@ -455,7 +721,7 @@ void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool d
 		struct pending *p = c->pending[i];
 		const struct kube_terminated *t;
 
-		if (strcmp(p->pod_uid, pod->uid) == 0 && api_container(pod, p->container_id, &t) && t) {
+		if (!p->api_only && strcmp(p->pod_uid, pod->uid) == 0 && api_container(pod, p->container_id, &t) && t) {
 			c->stats.joined++;
 			send_pending(c, p, pod);
 			drop_pending(c, i);
@@ -463,6 +729,32 @@ void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool d
 		}
 		i++;
 	}
+	api_exits(c, pod);
+	if (deleted)
+		forget_series(c, pod);
+}
+
+static void send_api_exit(struct correlator *c, const struct pending *p)
+{
+	char summary[768];
+	struct record r;
+
+	pending_record(c, p, &r);
+	r.pod_name = p->pod_name;
+	r.pod_namespace = p->pod_ns;
+	r.owner_kind = p->owner_kind;
+	r.owner_name = p->owner_name;
+	r.container_name = p->container_name;
+	r.detail_key = "api";
+	r.detail = p->api;
+	r.detail2_key = "kernel";
+	r.detail2 = p->kernel;
+	r.sources[0] = "api";
+	snprintf(summary, sizeof(summary), "container %s of pod %s/%s %s", p->container_name, p->pod_ns, p->pod_name,
+		 p->what);
+	r.summary = summary;
+	c->stats.api_only_exits++;
+	c->opts.emit(c->opts.emit_ctx, &r);
 }
 
 static void close_window(struct correlator *c, uint32_t i)
@@ -471,7 +763,9 @@ static void close_window(struct correlator *c, uint32_t i)
 	const struct kube_pod *pod = c->opts.api ? node_state_pod(c->opts.api, p->pod_uid) : NULL;
 	const struct kube_terminated *t;
 
-	if (pod && !api_container(pod, p->container_id, &t) && strcmp(p->comm, "pause") == 0) {
+	if (p->api_only) {
+		send_api_exit(c, p);
+	} else if (pod && !api_container(pod, p->container_id, &t) && strcmp(p->comm, "pause") == 0) {
 		/* the pod's sandbox: never one of its containers, folded into the pod */
 		c->stats.sandboxes_folded++;
 	} else {
@@ -973,6 +1267,8 @@ static const char *verdict(const struct container_end *end, int64_t grace_s)
 {
 	struct exit_status es;
 
+	if (end->unseen)
+		return "ended_unseen";
 	exit_status_decode(end->exit_code, &es);
 	if (end->oom)
 		return "oom_killed";
@@ -990,7 +1286,7 @@ static const char *verdict(const struct container_end *end, int64_t grace_s)
 cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, int64_t grace_s)
 {
 	cJSON *view = NULL, *list = NULL;
-	int graceful = 0, killed = 0;
+	int graceful = 0, killed = 0, unseen = 0;
 	char when[32];
 
 	for (uint32_t i = 0; i < MAX_ENDS; i++) {
@@ -1023,17 +1319,25 @@ cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, 
 			cJSON_AddStringToObject(o, "sigkill_sender", end->kill_sender ? end->kill_sender : "external");
 			cJSON_AddStringToObject(o, "sigkill_comm", end->kill_comm);
 		}
-		cJSON_AddStringToObject(o, "exited_at", writer_format_time(end->exit_ns, when));
-		exit_status_decode(end->exit_code, &es);
-		if (es.exited)
-			cJSON_AddNumberToObject(o, "exit_code", es.code);
-		else
-			cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
-		if (end->term_ns)
-			cJSON_AddNumberToObject(o, "stop_s", (double)((end->exit_ns - end->term_ns) / 1000000) / 1000.0);
 		v = verdict(end, grace_s);
+		if (end->unseen) {
+			/* it ended while the agent was down: when and how are unknown */
+			cJSON_AddStringToObject(o, "gone_by", writer_format_time(end->exit_ns, when));
+		} else {
+			cJSON_AddStringToObject(o, "exited_at", writer_format_time(end->exit_ns, when));
+			exit_status_decode(end->exit_code, &es);
+			if (es.exited)
+				cJSON_AddNumberToObject(o, "exit_code", es.code);
+			else
+				cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+			if (end->term_ns)
+				cJSON_AddNumberToObject(o, "stop_s",
+							(double)((end->exit_ns - end->term_ns) / 1000000) / 1000.0);
+		}
 		cJSON_AddStringToObject(o, "verdict", v);
-		if (!strcmp(v, "graceful") || !strcmp(v, "exited"))
+		if (end->unseen)
+			unseen++;
+		else if (!strcmp(v, "graceful") || !strcmp(v, "exited"))
 			graceful++;
 		else
 			killed++;
@@ -1042,6 +1346,8 @@ cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, 
 	if (view) {
 		cJSON_AddNumberToObject(view, "graceful", graceful);
 		cJSON_AddNumberToObject(view, "killed", killed);
+		if (unseen)
+			cJSON_AddNumberToObject(view, "ended_unseen", unseen);
 	}
 	return view;
 }
@@ -1052,7 +1358,7 @@ struct drain {
 	struct correlator *c;
 	cJSON *pods;              /* "by_pod": pod uid -> {name, namespace, containers: [...]} */
 	int64_t notice_ns, deadline_ns;
-	int graceful, killed, running;
+	int graceful, killed, running, unseen;
 };
 
 static cJSON *drain_pod(struct drain *d, const char *uid)
@@ -1095,10 +1401,12 @@ static void drain_running(void *ctx, uint64_t key, void *value)
 	d->running++;
 }
 
-void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why)
+void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why,
+			     bool final)
 {
 	struct drain d = { .c = c, .notice_ns = notice_ns, .deadline_ns = deadline_ns };
 	char summary[512], when[32];
+	size_t n;
 	struct record r;
 	cJSON *report;
 
@@ -1127,6 +1435,14 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 			cJSON_AddStringToObject(o, "sigterm_at", writer_format_time(end->term_ns, when));
 		if (end->kill_ns)
 			cJSON_AddStringToObject(o, "sigkill_at", writer_format_time(end->kill_ns, when));
+		if (end->unseen) {
+			/* it ended while the agent was down (restarted mid-drain) */
+			cJSON_AddStringToObject(o, "gone_by", writer_format_time(end->exit_ns, when));
+			cJSON_AddStringToObject(o, "verdict", "ended_unseen");
+			cJSON_AddItemToArray(list, o);
+			d.unseen++;
+			continue;
+		}
 		cJSON_AddStringToObject(o, "exited_at", writer_format_time(end->exit_ns, when));
 		if (es.exited)
 			cJSON_AddNumberToObject(o, "exit_code", es.code);
@@ -1147,14 +1463,20 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 	cJSON_AddStringToObject(report, "notice_at", writer_format_time(notice_ns, when));
 	cJSON_AddStringToObject(report, "deadline", writer_format_time(deadline_ns, when));
 	cJSON_AddStringToObject(report, "reported", why);
+	cJSON_AddBoolToObject(report, "final", final);
 	cJSON_AddNumberToObject(report, "pods", cJSON_GetArraySize(d.pods));
 	cJSON_AddNumberToObject(report, "graceful", d.graceful);
 	cJSON_AddNumberToObject(report, "killed", d.killed);
 	cJSON_AddNumberToObject(report, "still_running", d.running);
-	snprintf(summary, sizeof(summary),
-		 "spot interruption drain of node %s: %d pods, %d containers stopped gracefully before the deadline, "
-		 "%d were killed, %d still running (%s)",
-		 c->opts.node->node_name, cJSON_GetArraySize(d.pods), d.graceful, d.killed, d.running, why);
+	cJSON_AddNumberToObject(report, "ended_unseen", d.unseen);
+	n = (size_t)snprintf(summary, sizeof(summary),
+			     "spot interruption drain of node %s: %d pods, %d containers stopped gracefully before the "
+			     "deadline, %d were killed, %d still running",
+			     c->opts.node->node_name, cJSON_GetArraySize(d.pods), d.graceful, d.killed, d.running);
+	if (d.unseen && n < sizeof(summary))
+		n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %d ended while the agent was down", d.unseen);
+	if (n < sizeof(summary))
+		snprintf(summary + n, sizeof(summary) - n, " (%s)", why);
 	memset(&r, 0, sizeof(r));
 	r.type = "node.drain_report";
 	{
@@ -1164,8 +1486,10 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 		r.event_time_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	}
 	r.node = c->opts.node;
-	record_make_id(r.type, NULL, record_hash_str(c->opts.node->node_name), (uint64_t)notice_ns / 1000000000ULL, 0,
-		       r.record_id);
+	/* one final report per interruption; a report at an agent stop before
+	 * the deadline is a snapshot of its own, the final one still follows */
+	record_make_id(r.type, NULL, record_hash_str(c->opts.node->node_name), (uint64_t)notice_ns / 1000000000ULL,
+		       final ? 0 : (uint64_t)r.event_time_ns, r.record_id);
 	r.detail_key = "drain";
 	r.detail = report;
 	r.sources[0] = "kernel";
@@ -1208,4 +1532,395 @@ cJSON *correlator_memory_context(struct correlator *c)
 	}
 	cJSON_AddNumberToObject(o, "oom_kills_last_5m", (double)n);
 	return o;
+}
+
+/* ---- checkpoint ---- */
+
+static void add_hex(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[20];
+
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static uint64_t get_hex(const cJSON *o, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+
+	return s ? strtoull(s, NULL, 16) : 0;
+}
+
+static int64_t get_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	/* times and ids only: 0 .. 2^62 ns (year 2116), so that sums with them cannot overflow */
+	return json_int(v, 0, INT64_C(1) << 62, 0);
+}
+
+static void get_str(const cJSON *o, const char *key, char *buf, size_t len)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+
+	snprintf(buf, len, "%s", s ? s : "");
+}
+
+#define GET_STR(o, key, dst) get_str((o), (key), (dst), sizeof(dst))
+
+static const char *sender_kind(const char *s)
+{
+	if (s && !strcmp(s, "self"))
+		return "self";
+	if (s && !strcmp(s, "kernel"))
+		return "kernel";
+	return s && *s ? "external" : NULL;
+}
+
+struct save_ctx {
+	const struct correlator *c;
+	cJSON *list;
+};
+
+static void save_container(void *ctx, uint64_t key, void *value)
+{
+	struct save_ctx *sc = ctx;
+	const struct container_state *st = value;
+	const struct cgroup_entry *e = cgroup_map_get(sc->c->cgroups, st->cgroup_id);
+	cJSON *o, *sigs, *ooms;
+
+	if (!e || !e->ref.pod_uid[0] || !(o = cJSON_CreateObject()))
+		return;
+	cJSON_AddItemToArray(sc->list, o);
+	add_hex(o, "cgroup_id", st->cgroup_id);
+	cJSON_AddStringToObject(o, "pod_uid", e->ref.pod_uid);
+	cJSON_AddStringToObject(o, "container_id", e->ref.container_id);
+	cJSON_AddNumberToObject(o, "created", (double)st->created_boot_ns);
+	cJSON_AddNumberToObject(o, "first_exec", (double)st->first_exec_boot_ns);
+	cJSON_AddNumberToObject(o, "main_tgid", st->main_tgid);
+	cJSON_AddBoolToObject(o, "preexisting", st->preexisting);
+	cJSON_AddBoolToObject(o, "exit_reported", st->exit_reported);
+	cJSON_AddNumberToObject(o, "term", (double)st->term_boot_ns);
+	cJSON_AddNumberToObject(o, "kill", (double)st->kill_boot_ns);
+	cJSON_AddStringToObject(o, "kill_comm", st->kill_comm);
+	cJSON_AddStringToObject(o, "kill_sender", st->kill_sender ? st->kill_sender : "");
+	cJSON_AddNumberToObject(o, "signals_dropped", st->signals_dropped);
+	sigs = cJSON_AddArrayToObject(o, "signals");
+	for (uint32_t i = 0; sigs && i < st->nsignals; i++) {
+		const struct signal_note *s = &st->signals[i];
+		cJSON *so = cJSON_CreateObject();
+
+		if (!so)
+			break;
+		cJSON_AddNumberToObject(so, "at", (double)s->at_boot_ns);
+		cJSON_AddNumberToObject(so, "sig", s->sig);
+		cJSON_AddNumberToObject(so, "target", s->target_tgid);
+		cJSON_AddNumberToObject(so, "sender_pid", s->sender_tgid);
+		cJSON_AddStringToObject(so, "sender_comm", s->sender_comm);
+		cJSON_AddStringToObject(so, "sender", s->sender ? s->sender : "");
+		cJSON_AddItemToArray(sigs, so);
+	}
+	ooms = cJSON_AddArrayToObject(o, "oom_victims");
+	for (uint32_t i = 0; ooms && i < st->noom; i++)
+		cJSON_AddItemToArray(ooms, cJSON_CreateNumber(st->oom_victims[i]));
+}
+
+static void save_series(void *ctx, uint64_t key, void *value)
+{
+	struct save_ctx *sc = ctx;
+	const struct exit_series *s = value;
+	cJSON *o = cJSON_CreateObject(), *list;
+
+	if (!o)
+		return;
+	cJSON_AddItemToArray(sc->list, o);
+	add_hex(o, "key", key);
+	add_hex(o, "last", s->last_cid);
+	list = cJSON_AddArrayToObject(o, "exits");
+	for (uint32_t i = 0; list && i < s->n; i++) {
+		cJSON *x = cJSON_CreateObject();
+
+		if (!x)
+			break;
+		add_hex(x, "cid", s->exits[i].cid);
+		cJSON_AddNumberToObject(x, "finished", (double)s->exits[i].finished_ns);
+		cJSON_AddNumberToObject(x, "exit_code", s->exits[i].exit_code);
+		cJSON_AddStringToObject(x, "reason", s->exits[i].reason);
+		cJSON_AddItemToArray(list, x);
+	}
+}
+
+static cJSON *save_pending(const struct pending *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "type", p->type);
+	cJSON_AddStringToObject(o, "record_id", p->record_id);
+	cJSON_AddNumberToObject(o, "event_time", (double)p->event_time_ns);
+	cJSON_AddStringToObject(o, "what", p->what);
+	cJSON_AddStringToObject(o, "comm", p->comm);
+	cJSON_AddBoolToObject(o, "is_exit", p->is_exit);
+	cJSON_AddBoolToObject(o, "api_only", p->api_only);
+	cJSON_AddStringToObject(o, "pod_uid", p->pod_uid);
+	cJSON_AddStringToObject(o, "container_id", p->container_id);
+	cJSON_AddStringToObject(o, "qos", p->qos);
+	cJSON_AddStringToObject(o, "runtime", p->runtime);
+	cJSON_AddStringToObject(o, "cgroup", p->cgroup);
+	cJSON_AddStringToObject(o, "pod_name", p->pod_name);
+	cJSON_AddStringToObject(o, "pod_ns", p->pod_ns);
+	cJSON_AddStringToObject(o, "container_name", p->container_name);
+	cJSON_AddStringToObject(o, "owner_kind", p->owner_kind);
+	cJSON_AddStringToObject(o, "owner_name", p->owner_name);
+	if (p->kernel)
+		cJSON_AddItemToObject(o, "kernel", cJSON_Duplicate(p->kernel, true));
+	if (p->api)
+		cJSON_AddItemToObject(o, "api", cJSON_Duplicate(p->api, true));
+	return o;
+}
+
+cJSON *correlator_checkpoint(const struct correlator *c)
+{
+	cJSON *doc = cJSON_CreateObject(), *list;
+	struct save_ctx sc = { .c = c };
+	int64_t now = realtime_ns();
+
+	if (!doc)
+		return NULL;
+	sc.list = cJSON_AddArrayToObject(doc, "containers");
+	if (sc.list)
+		u64map_each(c->containers, save_container, &sc);
+	list = cJSON_AddArrayToObject(doc, "ends");
+	for (uint32_t i = 0; list && i < MAX_ENDS; i++) {
+		const struct container_end *end = &c->ends[(c->ends_next + i) % MAX_ENDS];
+		cJSON *o;
+
+		/* what a drain report or a pod's termination may still need */
+		if (!end->exit_ns || now - end->exit_ns > 15 * 60 * 1000000000LL || !(o = cJSON_CreateObject()))
+			continue;
+		cJSON_AddStringToObject(o, "pod_uid", end->pod_uid);
+		cJSON_AddStringToObject(o, "container_id", end->container_id);
+		cJSON_AddStringToObject(o, "comm", end->comm);
+		cJSON_AddNumberToObject(o, "term", (double)end->term_ns);
+		cJSON_AddNumberToObject(o, "kill", (double)end->kill_ns);
+		cJSON_AddNumberToObject(o, "exit", (double)end->exit_ns);
+		cJSON_AddStringToObject(o, "kill_comm", end->kill_comm);
+		cJSON_AddStringToObject(o, "kill_sender", end->kill_sender ? end->kill_sender : "");
+		cJSON_AddNumberToObject(o, "exit_code", end->exit_code);
+		cJSON_AddBoolToObject(o, "oom", end->oom);
+		cJSON_AddBoolToObject(o, "unseen", end->unseen);
+		cJSON_AddItemToArray(list, o);
+	}
+	list = cJSON_AddArrayToObject(doc, "pending");
+	for (uint32_t i = 0; list && i < c->npending; i++) {
+		cJSON *o = save_pending(c->pending[i]);
+
+		if (o)
+			cJSON_AddItemToArray(list, o);
+	}
+	sc.list = cJSON_AddArrayToObject(doc, "series");
+	if (sc.list)
+		u64map_each(c->series, save_series, &sc);
+	return doc;
+}
+
+static void add_end(struct correlator *c, const struct container_end *src)
+{
+	struct container_end *end = &c->ends[c->ends_next];
+
+	c->ends_next = (c->ends_next + 1) % MAX_ENDS;
+	c->ends_total++;
+	*end = *src;
+}
+
+/* a container of the checkpoint that ended while the agent was down: when
+ * and how are unknown, what was seen before (SIGTERM, SIGKILL) is kept */
+static void ended_unseen(struct correlator *c, const struct container_state *st, const char *pod_uid,
+			 const char *container_id, int64_t now)
+{
+	struct container_end end;
+
+	memset(&end, 0, sizeof(end));
+	snprintf(end.pod_uid, sizeof(end.pod_uid), "%s", pod_uid);
+	snprintf(end.container_id, sizeof(end.container_id), "%s", container_id);
+	end.term_ns = st->term_boot_ns ? correlate_boot_to_realtime(st->term_boot_ns) : 0;
+	end.kill_ns = st->kill_boot_ns ? correlate_boot_to_realtime(st->kill_boot_ns) : 0;
+	memcpy(end.kill_comm, st->kill_comm, sizeof(end.kill_comm));
+	end.kill_sender = st->kill_sender;
+	end.exit_ns = now;
+	end.unseen = true;
+	add_end(c, &end);
+	c->stats.ended_unseen++;
+}
+
+static void load_container(const cJSON *o, struct container_state *st)
+{
+	const cJSON *item;
+
+	memset(st, 0, sizeof(*st));
+	st->cgroup_id = get_hex(o, "cgroup_id");
+	st->created_boot_ns = get_num(o, "created");
+	st->first_exec_boot_ns = get_num(o, "first_exec");
+	st->main_tgid = (uint32_t)get_num(o, "main_tgid");
+	st->preexisting = cJSON_IsTrue(cJSON_GetObjectItem(o, "preexisting"));
+	st->exit_reported = cJSON_IsTrue(cJSON_GetObjectItem(o, "exit_reported"));
+	st->term_boot_ns = get_num(o, "term");
+	st->kill_boot_ns = get_num(o, "kill");
+	GET_STR(o, "kill_comm", st->kill_comm);
+	st->kill_sender = sender_kind(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kill_sender")));
+	st->signals_dropped = (uint32_t)get_num(o, "signals_dropped");
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "signals")) {
+		struct signal_note *s;
+
+		if (st->nsignals == MAX_SIGNALS)
+			break;
+		s = &st->signals[st->nsignals++];
+		s->at_boot_ns = get_num(item, "at");
+		s->sig = (uint32_t)get_num(item, "sig");
+		s->target_tgid = (uint32_t)get_num(item, "target");
+		s->sender_tgid = (uint32_t)get_num(item, "sender_pid");
+		GET_STR(item, "sender_comm", s->sender_comm);
+		s->sender = sender_kind(cJSON_GetStringValue(cJSON_GetObjectItem(item, "sender")));
+		if (!s->sender)
+			s->sender = "external";
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "oom_victims"))
+		if (st->noom < MAX_OOM_VICTIMS && cJSON_IsNumber(item))
+			st->oom_victims[st->noom++] = (uint32_t)json_int(item, 0, UINT32_MAX, 0);
+}
+
+static void restore_container(struct correlator *c, const cJSON *o, int64_t now)
+{
+	struct container_state saved, *st;
+	const struct cgroup_entry *e, *pe;
+	char pod_uid[CGROUP_POD_UID_LEN + 1], container_id[CGROUP_CONTAINER_ID_LEN + 1];
+
+	load_container(o, &saved);
+	GET_STR(o, "pod_uid", pod_uid);
+	GET_STR(o, "container_id", container_id);
+	st = u64map_get(c->containers, saved.cgroup_id);
+	if (!st) {
+		/* its cgroup is gone */
+		if (!saved.exit_reported)
+			ended_unseen(c, &saved, pod_uid, container_id, now);
+		return;
+	}
+	c->stats.restored_containers++;
+	/* the scan knows what runs now; the checkpoint, what came before */
+	if (!saved.main_tgid)
+		saved.main_tgid = st->main_tgid;
+	if (!saved.created_boot_ns)
+		saved.created_boot_ns = st->created_boot_ns;
+	saved.exit_reported = saved.exit_reported || st->exit_reported;
+	*st = saved;
+	if (!st->main_tgid || st->exit_reported || !c->opts.mode->dir[0])
+		return;
+	/* the cgroup stays until the runtime deletes it: is its main process still in it? */
+	pe = entry_of_pid(c, (int)st->main_tgid);
+	if (!pe || pe->container_cgroup_id != st->cgroup_id) {
+		e = cgroup_map_get(c->cgroups, st->cgroup_id);
+		ended_unseen(c, st, e ? e->ref.pod_uid : pod_uid, e ? e->ref.container_id : container_id, now);
+		st->exit_reported = true;
+	}
+}
+
+static void restore_pending(struct correlator *c, const cJSON *o)
+{
+	struct pending *p;
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "record_id"));
+
+	if (c->npending == MAX_PENDING || !id || strlen(id) != RECORD_ID_LEN || !(p = calloc(1, sizeof(*p))))
+		return;
+	GET_STR(o, "type", p->type);
+	memcpy(p->record_id, id, RECORD_ID_LEN + 1);
+	p->event_time_ns = get_num(o, "event_time");
+	GET_STR(o, "what", p->what);
+	GET_STR(o, "comm", p->comm);
+	p->is_exit = cJSON_IsTrue(cJSON_GetObjectItem(o, "is_exit"));
+	p->api_only = cJSON_IsTrue(cJSON_GetObjectItem(o, "api_only"));
+	GET_STR(o, "pod_uid", p->pod_uid);
+	GET_STR(o, "container_id", p->container_id);
+	GET_STR(o, "qos", p->qos);
+	GET_STR(o, "runtime", p->runtime);
+	GET_STR(o, "cgroup", p->cgroup);
+	GET_STR(o, "pod_name", p->pod_name);
+	GET_STR(o, "pod_ns", p->pod_ns);
+	GET_STR(o, "container_name", p->container_name);
+	GET_STR(o, "owner_kind", p->owner_kind);
+	GET_STR(o, "owner_name", p->owner_name);
+	p->kernel = cJSON_Duplicate(cJSON_GetObjectItem(o, "kernel"), true);
+	p->api = cJSON_Duplicate(cJSON_GetObjectItem(o, "api"), true);
+	if (!p->type[0] || !cJSON_IsObject(p->kernel) || (p->api_only && !cJSON_IsObject(p->api))) {
+		cJSON_Delete(p->kernel);
+		cJSON_Delete(p->api);
+		free(p);
+		return;
+	}
+	if (p->is_exit && !p->api_only && p->container_id[0])
+		record_ids_check_add(c->kernel_exits, p->container_id);
+	/* a fresh window: the relist that follows a restart can still join it */
+	p->deadline_ns = mono_ns() + (int64_t)c->opts.join_window_ms * 1000000LL;
+	c->pending[c->npending++] = p;
+	c->stats.restored_pending++;
+}
+
+static void restore_series(struct correlator *c, const cJSON *o)
+{
+	struct exit_series *s = calloc(1, sizeof(*s));
+	const cJSON *x;
+
+	if (!s)
+		return;
+	s->last_cid = get_hex(o, "last");
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(o, "exits")) {
+		if (s->n == MAX_SERIES)
+			break;
+		s->exits[s->n].cid = get_hex(x, "cid");
+		s->exits[s->n].finished_ns = get_num(x, "finished");
+		s->exits[s->n].exit_code = (int)get_num(x, "exit_code");
+		GET_STR(x, "reason", s->exits[s->n].reason);
+		s->n++;
+	}
+	if (u64map_put(c->series, get_hex(o, "key"), s, (void **)&x) < 0)
+		free(s);
+	else
+		free((void *)x);
+}
+
+void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, int64_t written_ns)
+{
+	int64_t now = realtime_ns();
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "pending"))
+		restore_pending(c, o);
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "series"))
+		restore_series(c, o);
+	/* exits the API reports from here on, after what the checkpoint knew, are news */
+	if (written_ns > 0 && written_ns < c->history_before_ns)
+		c->history_before_ns = written_ns;
+	if (!same_boot)
+		return; /* boot-time stamps and cgroup ids of another boot mean nothing */
+	c->restored = true;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "ends")) {
+		struct container_end end;
+
+		memset(&end, 0, sizeof(end));
+		GET_STR(o, "pod_uid", end.pod_uid);
+		GET_STR(o, "container_id", end.container_id);
+		GET_STR(o, "comm", end.comm);
+		end.term_ns = get_num(o, "term");
+		end.kill_ns = get_num(o, "kill");
+		end.exit_ns = get_num(o, "exit");
+		GET_STR(o, "kill_comm", end.kill_comm);
+		end.kill_sender = sender_kind(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kill_sender")));
+		end.exit_code = (uint32_t)get_num(o, "exit_code");
+		end.oom = cJSON_IsTrue(cJSON_GetObjectItem(o, "oom"));
+		end.unseen = cJSON_IsTrue(cJSON_GetObjectItem(o, "unseen"));
+		if (end.exit_ns)
+			add_end(c, &end);
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "containers"))
+		restore_container(c, o, now);
 }

@@ -43,10 +43,26 @@ void record_ids_free(struct record_ids *ids)
 	free(ids);
 }
 
+bool record_ids_contains(const struct record_ids *ids, const char *id)
+{
+	return u64map_get(ids->set, record_hash_str(id)) != NULL;
+}
+
 bool record_ids_check_add(struct record_ids *ids, const char *id)
 {
-	uint64_t h = record_hash_str(id);
+	return record_ids_check_add_hash(ids, record_hash_str(id));
+}
 
+void record_ids_each_recent(const struct record_ids *ids, uint32_t n, void (*cb)(void *ctx, uint64_t hash), void *ctx)
+{
+	uint32_t skip = ids->count > n ? ids->count - n : 0;
+
+	for (uint32_t i = skip; i < ids->count; i++)
+		cb(ctx, ids->ring[(ids->head + i) % ids->cap]);
+}
+
+bool record_ids_check_add_hash(struct record_ids *ids, uint64_t h)
+{
 	if (u64map_get(ids->set, h))
 		return true;
 	if (ids->count == ids->cap) {
@@ -89,8 +105,8 @@ static void read_line(char *line, struct record_ids *ids, struct history *h)
 	h->found = true;
 	h->records++;
 	record_ids_check_add(ids, id);
-	if ((uint64_t)seq->valuedouble > h->last_seq)
-		h->last_seq = (uint64_t)seq->valuedouble;
+	if ((uint64_t)json_int(seq, 0, INT64_MAX, 0) > h->last_seq)
+		h->last_seq = (uint64_t)json_int(seq, 0, INT64_MAX, 0);
 	when = cJSON_GetStringValue(cJSON_GetObjectItem(o, "event_time"));
 	h->last_event_ns = node_state_parse_time(when);
 	agent = cJSON_GetObjectItem(o, "agent");

@@ -472,3 +472,8 @@ void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stat
 	}
 	ret->token_reloads = kc->token_reloads;
 }
+
+const char *kube_client_resource_version(const struct kube_client *kc, enum kube_resource res)
+{
+	return kc->streams[res].rv;
+}

@@ -29,7 +29,7 @@ static int64_t get_int(const cJSON *o, const char *key, int64_t def)
 {
 	const cJSON *v = get(o, key);
 
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+	return json_int(v, INT32_MIN, INT32_MAX, def);
 }
 
 int64_t kube_quantity_bytes(const char *q)
@@ -308,4 +308,175 @@ void kube_pod_to_record(const struct kube_pod *p, struct record *r)
 	r->qos_class = p->qos_class;
 	r->owner_kind = p->owner_kind;
 	r->owner_name = p->owner_name;
+}
+
+/* ---- encoding back into the API's shape (for the checkpoint) ---- */
+
+static void add_str(cJSON *o, const char *key, const char *s)
+{
+	if (s[0])
+		cJSON_AddStringToObject(o, key, s);
+}
+
+static void encode_terminated(cJSON *parent, const char *key, const struct kube_terminated *t, const char *runtime)
+{
+	char full[128];
+	cJSON *st, *term;
+
+	if (!t->set)
+		return;
+	st = cJSON_AddObjectToObject(parent, key);
+	term = st ? cJSON_AddObjectToObject(st, "terminated") : NULL;
+	if (!term)
+		return;
+	cJSON_AddNumberToObject(term, "exitCode", t->exit_code);
+	if (t->signal)
+		cJSON_AddNumberToObject(term, "signal", t->signal);
+	add_str(term, "reason", t->reason);
+	add_str(term, "startedAt", t->started_at);
+	add_str(term, "finishedAt", t->finished_at);
+	if (t->container_id[0]) {
+		snprintf(full, sizeof(full), "%s://%s", runtime[0] ? runtime : "containerd", t->container_id);
+		cJSON_AddStringToObject(term, "containerID", full);
+	}
+}
+
+static void add_condition(cJSON *list, const char *type, const char *reason, const char *message, const char *at)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (!c)
+		return;
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", "True");
+	add_str(c, "reason", reason);
+	add_str(c, "message", message);
+	add_str(c, "lastTransitionTime", at);
+	cJSON_AddItemToArray(list, c);
+}
+
+cJSON *kube_pod_encode(const struct kube_pod *p)
+{
+	cJSON *o = cJSON_CreateObject(), *meta, *spec, *status, *list, *specs, *owner;
+	char num[32], full[128];
+
+	meta = o ? cJSON_AddObjectToObject(o, "metadata") : NULL;
+	spec = o ? cJSON_AddObjectToObject(o, "spec") : NULL;
+	status = o ? cJSON_AddObjectToObject(o, "status") : NULL;
+	if (!meta || !spec || !status) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	add_str(meta, "uid", p->uid);
+	add_str(meta, "name", p->name);
+	add_str(meta, "namespace", p->ns);
+	add_str(meta, "resourceVersion", p->resource_version);
+	add_str(meta, "deletionTimestamp", p->deletion_timestamp);
+	if (p->deletion_grace_s >= 0)
+		cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", (double)p->deletion_grace_s);
+	if (p->owner_kind[0] && (list = cJSON_AddArrayToObject(meta, "ownerReferences")) &&
+	    (owner = cJSON_CreateObject())) {
+		cJSON_AddStringToObject(owner, "kind", p->owner_kind);
+		add_str(owner, "name", p->owner_name);
+		cJSON_AddItemToArray(list, owner);
+	}
+	add_str(spec, "nodeName", p->node_name);
+	if (p->termination_grace_s >= 0)
+		cJSON_AddNumberToObject(spec, "terminationGracePeriodSeconds", (double)p->termination_grace_s);
+	add_str(status, "qosClass", p->qos_class);
+	add_str(status, "phase", p->phase);
+	add_str(status, "reason", p->reason);
+	add_str(status, "message", p->message);
+	list = cJSON_AddArrayToObject(status, "conditions");
+	if (list && p->disruption_reason[0])
+		add_condition(list, "DisruptionTarget", p->disruption_reason, p->disruption_message, "");
+	if (list && p->scheduled_at[0])
+		add_condition(list, "PodScheduled", "", "", p->scheduled_at);
+	if (list && p->ready_at[0])
+		add_condition(list, "Ready", "", "", p->ready_at);
+	/* init and regular containers alike: decode keeps them in one list */
+	specs = cJSON_AddArrayToObject(spec, "containers");
+	list = cJSON_AddArrayToObject(status, "containerStatuses");
+	for (int i = 0; specs && list && i < p->ncontainers; i++) {
+		const struct kube_container *k = &p->containers[i];
+		cJSON *sp = cJSON_CreateObject(), *st = cJSON_CreateObject(), *state, *lim;
+
+		if (!sp || !st) {
+			cJSON_Delete(sp);
+			cJSON_Delete(st);
+			break;
+		}
+		cJSON_AddItemToArray(specs, sp);
+		cJSON_AddItemToArray(list, st);
+		cJSON_AddStringToObject(sp, "name", k->name);
+		add_str(sp, "image", k->image);
+		if (k->memory_limit_bytes >= 0 && (lim = cJSON_AddObjectToObject(sp, "resources")) &&
+		    (lim = cJSON_AddObjectToObject(lim, "limits"))) {
+			snprintf(num, sizeof(num), "%lld", (long long)k->memory_limit_bytes);
+			cJSON_AddStringToObject(lim, "memory", num);
+		}
+		cJSON_AddStringToObject(st, "name", k->name);
+		if (k->container_id[0]) {
+			snprintf(full, sizeof(full), "%s://%s", k->runtime[0] ? k->runtime : "containerd", k->container_id);
+			cJSON_AddStringToObject(st, "containerID", full);
+		}
+		cJSON_AddNumberToObject(st, "restartCount", k->restart_count);
+		if (!strcmp(k->state, "terminated")) {
+			encode_terminated(st, "state", &k->terminated, k->runtime);
+		} else if (k->state[0] && (state = cJSON_AddObjectToObject(st, "state")) &&
+			   (state = cJSON_AddObjectToObject(state, k->state))) {
+			add_str(state, "reason", k->waiting_reason);
+		}
+		encode_terminated(st, "lastState", &k->last_terminated, k->runtime);
+	}
+	return o;
+}
+
+cJSON *kube_node_encode(const struct kube_node *n)
+{
+	cJSON *o = cJSON_CreateObject(), *meta, *labels, *spec, *list;
+
+	meta = o ? cJSON_AddObjectToObject(o, "metadata") : NULL;
+	labels = meta ? cJSON_AddObjectToObject(meta, "labels") : NULL;
+	spec = o ? cJSON_AddObjectToObject(o, "spec") : NULL;
+	list = o ? cJSON_AddArrayToObject(spec, "taints") : NULL;
+	if (!labels || !list) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	add_str(meta, "name", n->name);
+	add_str(meta, "uid", n->uid);
+	add_str(meta, "resourceVersion", n->resource_version);
+	add_str(labels, "eks.amazonaws.com/capacityType", n->capacity_type);
+	add_str(labels, "eks.amazonaws.com/nodegroup", n->node_group);
+	add_str(labels, "node.kubernetes.io/instance-type", n->instance_type);
+	add_str(labels, "topology.kubernetes.io/zone", n->zone);
+	if (n->unschedulable)
+		cJSON_AddTrueToObject(spec, "unschedulable");
+	for (int i = 0; i < n->ntaints; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		if (!t)
+			break;
+		cJSON_AddStringToObject(t, "key", n->taints[i].key);
+		add_str(t, "value", n->taints[i].value);
+		add_str(t, "effect", n->taints[i].effect);
+		cJSON_AddItemToArray(list, t);
+	}
+	list = cJSON_AddObjectToObject(o, "status");
+	list = list ? cJSON_AddArrayToObject(list, "conditions") : NULL;
+	for (int i = 0; list && i < n->nconditions; i++) {
+		const struct kube_condition *k = &n->conditions[i];
+		cJSON *c = cJSON_CreateObject();
+
+		if (!c)
+			break;
+		cJSON_AddStringToObject(c, "type", k->type);
+		cJSON_AddStringToObject(c, "status", k->status);
+		add_str(c, "reason", k->reason);
+		add_str(c, "message", k->message);
+		add_str(c, "lastTransitionTime", k->last_transition);
+		cJSON_AddItemToArray(list, c);
+	}
+	return o;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodetrail/checkpoint.h"
 #include "nodetrail/config.h"
 #include "nodetrail/correlate.h"
 #include "nodetrail/history.h"
@@ -52,11 +53,22 @@ struct agent {
 	char api_reason[512];
 	char bpf_reason[512];
 	uint64_t seq;
+	int64_t start_ns;
+	cJSON *checkpoint;              /* what the last run left, until taken over */
+	bool same_boot;
 	struct record_ids *recent_ids;  /* facts already written, this run or before */
 	struct history previous;        /* what the files say about the last run */
 	uint64_t duplicates_suppressed;
 	uint64_t records_dropped;
 	uint64_t records_by_type[8];
+	/* the checkpoint in the state dir */
+	uint64_t changes;               /* inputs and records since start: a save is due when it moved */
+	uint64_t changes_saved;
+	int64_t checkpoint_due_ns;      /* CLOCK_REALTIME of the next save */
+	uint64_t checkpoint_saves;
+	uint64_t checkpoint_failures;
+	int checkpoint_last_error;
+	char checkpoint_restored[256];  /* what the start took over, for agent.status */
 	int exit_code;
 	char *encode_buf;
 };
@@ -95,6 +107,7 @@ static void emit(void *ctx, struct record *r)
 		return;
 	}
 	a->seq++;
+	a->changes++;
 	log_debug("record %s: %s", r->type, r->summary ? r->summary : "");
 }
 
@@ -199,6 +212,22 @@ static void add_api_status(struct agent *a, cJSON *o)
 	}
 }
 
+static void add_checkpoint_status(struct agent *a, cJSON *o, const struct correlate_stats *cs)
+{
+	cJSON *c = cJSON_AddObjectToObject(o, "checkpoint");
+
+	if (!c)
+		return;
+	cJSON_AddNumberToObject(c, "saves", (double)a->checkpoint_saves);
+	cJSON_AddNumberToObject(c, "failures", (double)a->checkpoint_failures);
+	if (a->checkpoint_last_error)
+		cJSON_AddStringToObject(c, "last_error", strerror(-a->checkpoint_last_error));
+	cJSON_AddStringToObject(c, "restored", a->checkpoint_restored[0] ? a->checkpoint_restored : "nothing");
+	cJSON_AddNumberToObject(c, "restored_containers", (double)cs->restored_containers);
+	cJSON_AddNumberToObject(c, "ended_while_down", (double)cs->ended_unseen);
+	cJSON_AddNumberToObject(c, "restored_pending", (double)cs->restored_pending);
+}
+
 static void emit_status(struct agent *a, const char *state)
 {
 	static const char *const type_names[8] = { "unknown", "cgroup_mkdir", "cgroup_rmdir", "exec",
@@ -252,6 +281,9 @@ static void emit_status(struct agent *a, const char *state)
 	cJSON_AddNumberToObject(o, "records_dropped", (double)(a->records_dropped + ws.dropped));
 	cJSON_AddNumberToObject(o, "lines_truncated", (double)ws.truncated);
 	cJSON_AddNumberToObject(o, "duplicates_suppressed", (double)a->duplicates_suppressed);
+	cJSON_AddNumberToObject(o, "api_only_exits", (double)cs.api_only_exits);
+	cJSON_AddNumberToObject(o, "series_dropped", (double)cs.series_dropped);
+	add_checkpoint_status(a, o, &cs);
 
 	if (a->probes)
 		snprintf(summary, sizeof(summary),
@@ -277,6 +309,7 @@ static void on_kernel_event(void *ctx, const struct nt_event_hdr *hdr)
 {
 	struct agent *a = ctx;
 
+	a->changes++;
 	correlator_kernel_event(a->correlator, hdr);
 }
 
@@ -309,6 +342,8 @@ static void sync_now(struct agent *a)
 		log_error("failed to sync records to %s: %s", writer_path(a->writer), strerror(-err));
 }
 
+static void save_checkpoint(struct agent *a, bool force);
+
 static void on_interruption(void *ctx, int64_t notice_ns, int64_t deadline_ns)
 {
 	struct agent *a = ctx;
@@ -319,15 +354,71 @@ static void on_interruption(void *ctx, int64_t notice_ns, int64_t deadline_ns)
 	a->drain_deadline_ns = deadline_ns;
 	log_warn("node interruption: the node goes away at %s; drain report then", writer_format_time(deadline_ns, when));
 	sync_now(a);
+	if (a->correlator)
+		save_checkpoint(a, true);
 }
 
-static void report_drain(struct agent *a, const char *why)
+static void report_drain(struct agent *a, const char *why, bool final)
 {
 	if (!a->drain_pending)
 		return;
 	a->drain_pending = false;
-	correlator_drain_report(a->correlator, a->drain_notice_ns, a->drain_deadline_ns, why);
+	correlator_drain_report(a->correlator, a->drain_notice_ns, a->drain_deadline_ns, why, final);
 	sync_now(a);
+}
+
+static void add_hash(void *ctx, uint64_t hash)
+{
+	char buf[20];
+
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)hash);
+	cJSON_AddItemToArray(ctx, cJSON_CreateString(buf));
+}
+
+#define CHECKPOINT_IDS 4096        /* record ids kept in the checkpoint (the files hold the rest) */
+
+/* Write the checkpoint now (when anything changed since the last one). */
+static void save_checkpoint(struct agent *a, bool force)
+{
+	cJSON *doc, *o;
+	int r;
+
+	a->checkpoint_due_ns = now_realtime_ns() + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL;
+	if (!force && a->changes == a->changes_saved)
+		return;
+	doc = cJSON_CreateObject();
+	if (!doc)
+		return;
+	cJSON_AddNumberToObject(doc, "version", CHECKPOINT_VERSION);
+	cJSON_AddStringToObject(doc, "node", a->cfg.node_name);
+	cJSON_AddStringToObject(doc, "boot_id", a->boot_id);
+	cJSON_AddNumberToObject(doc, "written_at", (double)now_realtime_ns());
+	cJSON_AddNumberToObject(doc, "next_seq", (double)(a->seq + 1));
+	if (a->kube && (o = cJSON_AddObjectToObject(doc, "resource_versions")))
+		for (int i = 0; i < KUBE_NRESOURCES; i++)
+			cJSON_AddStringToObject(o, kube_resource_name((enum kube_resource)i),
+						kube_client_resource_version(a->kube, (enum kube_resource)i));
+	if ((o = cJSON_AddArrayToObject(doc, "record_ids")))
+		record_ids_each_recent(a->recent_ids, CHECKPOINT_IDS, add_hash, o);
+	if (a->kube && (o = node_state_checkpoint(a->node_state)))
+		cJSON_AddItemToObject(doc, "node_state", o);
+	if ((o = correlator_checkpoint(a->correlator)))
+		cJSON_AddItemToObject(doc, "correlator", o);
+	r = checkpoint_save(a->cfg.state_dir, doc);
+	cJSON_Delete(doc);
+	if (r < 0) {
+		if (!a->checkpoint_failures || r != a->checkpoint_last_error)
+			log_warn("failed to write the checkpoint in %s: %s, a restart would lose open timelines",
+				 a->cfg.state_dir, strerror(-r));
+		a->checkpoint_failures++;
+		a->checkpoint_last_error = r;
+		return;
+	}
+	if (a->checkpoint_last_error)
+		log_info("checkpoint in %s written again", a->cfg.state_dir);
+	a->checkpoint_last_error = 0;
+	a->checkpoint_saves++;
+	a->changes_saved = a->changes;
 }
 
 static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
@@ -339,7 +430,8 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 	correlator_tick(a->correlator);
 	if (a->drain_pending && now_realtime_ns() >= a->drain_deadline_ns) {
 		correlator_flush(a->correlator);
-		report_drain(a, "at the deadline");
+		report_drain(a, a->drain_deadline_ns < a->start_ns ? "at agent start, after the deadline" : "at the deadline",
+			     true);
 	}
 	if (a->imds) {
 		struct imds_stats st;
@@ -352,6 +444,8 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 		}
 	}
 	flush(a);
+	if (now_realtime_ns() >= a->checkpoint_due_ns)
+		save_checkpoint(a, false);
 }
 
 static void on_status_timer(struct loop *loop, int fd, uint32_t events, void *data)
@@ -413,6 +507,70 @@ static void read_history(struct agent *a)
 			 a->previous.clean_stop ? "stopped cleanly" : "did not stop cleanly");
 }
 
+static void take_hash(struct agent *a, const cJSON *ids)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, ids)
+		if (cJSON_IsString(item))
+			record_ids_check_add_hash(a->recent_ids, strtoull(item->valuestring, NULL, 16));
+}
+
+/* The checkpoint the last run left: seq and record ids now, the rest once
+ * the stages that own it exist. One that does not parse costs its state,
+ * nothing else. */
+static void load_checkpoint(struct agent *a)
+{
+	const char *node, *boot;
+	const cJSON *seq;
+	int r = checkpoint_load(a->cfg.state_dir, &a->checkpoint);
+
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		log_warn("failed to read the checkpoint in %s: %s (moved aside as %s.bad), starting without it",
+			 a->cfg.state_dir, r == -EINVAL ? "not a checkpoint of this version" : strerror(-r),
+			 CHECKPOINT_FILE);
+		snprintf(a->checkpoint_restored, sizeof(a->checkpoint_restored), "nothing: unreadable, moved aside");
+		return;
+	}
+	node = cJSON_GetStringValue(cJSON_GetObjectItem(a->checkpoint, "node"));
+	if (!node || strcmp(node, a->cfg.node_name) != 0) {
+		log_warn("the checkpoint in %s is of node %s, not %s: ignoring it", a->cfg.state_dir, node ? node : "?",
+			 a->cfg.node_name);
+		cJSON_Delete(a->checkpoint);
+		a->checkpoint = NULL;
+		return;
+	}
+	boot = cJSON_GetStringValue(cJSON_GetObjectItem(a->checkpoint, "boot_id"));
+	a->same_boot = boot && !strcmp(boot, a->boot_id);
+	seq = cJSON_GetObjectItem(a->checkpoint, "next_seq");
+	if (json_int(seq, 0, INT64_MAX, 0) >= 1 && (uint64_t)json_int(seq, 0, INT64_MAX, 0) - 1 > a->seq)
+		a->seq = (uint64_t)json_int(seq, 0, INT64_MAX, 0) - 1;
+	take_hash(a, cJSON_GetObjectItem(a->checkpoint, "record_ids"));
+	snprintf(a->checkpoint_restored, sizeof(a->checkpoint_restored), "%s",
+		 a->same_boot ? "same boot: timelines, pending records, pods, interruption" :
+				"new boot: pending records, pods, interruption; kernel timelines dropped");
+}
+
+static void restore_checkpoint(struct agent *a)
+{
+	const cJSON *when = cJSON_GetObjectItem(a->checkpoint, "written_at");
+	int64_t written = json_int(when, 0, INT64_MAX, 0);
+	int pods = 0;
+
+	if (!a->checkpoint)
+		return;
+	if (a->kube)
+		pods = node_state_restore(a->node_state, cJSON_GetObjectItem(a->checkpoint, "node_state"));
+	correlator_restore(a->correlator, cJSON_GetObjectItem(a->checkpoint, "correlator"), a->same_boot, written);
+	log_info("checkpoint of %.0f s ago taken over (%s, %d pods)",
+		 written ? (double)(now_realtime_ns() - written) / 1e9 : 0.0, a->same_boot ? "same boot" : "new boot",
+		 pods);
+	cJSON_Delete(a->checkpoint);
+	a->checkpoint = NULL;
+}
+
 static enum writer_io parse_io(const char *s)
 {
 	if (strcmp(s, "io_uring") == 0)
@@ -442,6 +600,7 @@ static void on_api_pod(void *ctx, const struct kube_pod *pod, bool deleted)
 {
 	struct agent *a = ctx;
 
+	a->changes++;
 	if (a->correlator)
 		correlator_api_pod(a->correlator, pod, deleted);
 }
@@ -535,6 +694,7 @@ static int setup(struct agent *a)
 	if (!a->loop)
 		return -ENOMEM;
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
+	a->start_ns = now_realtime_ns();
 	a->node.cluster_name = a->cfg.cluster_name;
 	a->node.node_name = a->cfg.node_name;
 
@@ -569,6 +729,7 @@ static int setup(struct agent *a)
 			  a->cfg.state_dir, strerror(-r));
 		return r;
 	}
+	load_checkpoint(a);
 
 	if (a->cfg.bpf != CONFIG_OFF) {
 		po.cgroup_v2 = a->mode.v2_ids;
@@ -611,6 +772,7 @@ static int setup(struct agent *a)
 	co.join_window_ms = a->cfg.join_window_ms;
 	co.mode = &a->mode;
 	co.probes = a->probes;
+	co.bpf_off = !a->probes;
 	co.max_cgroups = a->cfg.cgroup_map_max;
 	co.emit = emit;
 	co.emit_ctx = a;
@@ -626,6 +788,7 @@ static int setup(struct agent *a)
 		else
 			log_info("startup scan: %d Kubernetes cgroups under %s", r, a->mode.dir);
 	}
+	restore_checkpoint(a);
 	return 0;
 }
 
@@ -663,9 +826,10 @@ static int run(struct agent *a)
 	if (a->probes)
 		probes_consume(a->probes);
 	correlator_flush(a->correlator);
-	report_drain(a, "at agent stop, before the deadline");
+	report_drain(a, "at agent stop, before the deadline", false);
 	emit_status(a, "stopping");
 	r = writer_sync(a->writer);
+	save_checkpoint(a, true);
 	if (r < 0)
 		log_error("failed to write the last records to %s: %s", writer_path(a->writer), strerror(-r));
 	close(sfd);
@@ -703,6 +867,7 @@ int main(int argc, char **argv)
 	writer_free(a.writer);
 	loop_free(a.loop);
 	record_ids_free(a.recent_ids);
+	cJSON_Delete(a.checkpoint);
 	free(a.encode_buf);
 	return r < 0 ? 1 : 0;
 }

@@ -30,6 +30,8 @@ struct node_state {
 	/* the open interruption, if any */
 	bool interruption_open;
 	int64_t interruption_notice_ns;
+	int64_t interruption_deadline_ns;
+	char interruption_source[16];
 	struct node_state_stats stats;
 };
 
@@ -199,6 +201,8 @@ void node_state_interruption(struct node_state *ns, const char *source, const ch
 	ns->interruption_notice_ns = notice_ns ? notice_ns : now_ns();
 	if (!deadline_ns)
 		deadline_ns = ns->interruption_notice_ns + NOTICE_TO_DEADLINE_NS;
+	ns->interruption_deadline_ns = deadline_ns;
+	snprintf(ns->interruption_source, sizeof(ns->interruption_source), "%s", source);
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
@@ -507,11 +511,12 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 			const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(item, "verdict"));
 			bool ok = v && (!strcmp(v, "graceful") || !strcmp(v, "exited"));
 			bool late = v && !strcmp(v, "killed_after_grace");
+			bool unseen = v && !strcmp(v, "ended_unseen");
 
 			total++;
 			graceful += ok;
 			after_grace += late;
-			killed += !ok && !late;
+			killed += !ok && !late && !unseen;
 		}
 		n += (size_t)snprintf(summary + n, sizeof(summary) - n, "; kernel: %d of %d container%s stopped gracefully",
 				      graceful, total, total == 1 ? "" : "s");
@@ -645,4 +650,97 @@ void node_state_apply(struct node_state *ns, enum kube_resource res, enum kube_e
 	case KUBE_EVENTS: apply_event(ns, type, obj); break;
 	default: break;
 	}
+}
+
+/* ---- checkpoint ---- */
+
+struct save_pods {
+	cJSON *list;
+};
+
+static void save_pod(void *ctx, uint64_t key, void *value)
+{
+	struct save_pods *sp = ctx;
+	const struct pod_entry *pe = value;
+	cJSON *o = cJSON_CreateObject(), *pod = kube_pod_encode(&pe->pod);
+
+	if (!o || !pod) {
+		cJSON_Delete(o);
+		cJSON_Delete(pod);
+		return;
+	}
+	cJSON_AddItemToObject(o, "pod", pod);
+	cJSON_AddBoolToObject(o, "terminated_reported", pe->terminated_reported);
+	cJSON_AddItemToArray(sp->list, o);
+}
+
+cJSON *node_state_checkpoint(const struct node_state *ns)
+{
+	cJSON *doc = cJSON_CreateObject(), *o;
+	struct save_pods sp;
+
+	if (!doc)
+		return NULL;
+	/* only what a relist can be compared with: the first list is not done yet otherwise */
+	if (ns->baseline_done[KUBE_PODS] && (sp.list = cJSON_AddArrayToObject(doc, "pods")))
+		u64map_each(ns->pods, save_pod, &sp);
+	if (ns->have_node && ns->baseline_done[KUBE_NODES] && (o = kube_node_encode(&ns->node)))
+		cJSON_AddItemToObject(doc, "node", o);
+	if (ns->interruption_open && (o = cJSON_AddObjectToObject(doc, "interruption"))) {
+		cJSON_AddNumberToObject(o, "notice_ns", (double)ns->interruption_notice_ns);
+		cJSON_AddNumberToObject(o, "deadline_ns", (double)ns->interruption_deadline_ns);
+		cJSON_AddStringToObject(o, "source", ns->interruption_source);
+	}
+	return doc;
+}
+
+int node_state_restore(struct node_state *ns, const cJSON *doc)
+{
+	const cJSON *item, *pods = cJSON_GetObjectItem(doc, "pods"), *node = cJSON_GetObjectItem(doc, "node");
+	const cJSON *intr = cJSON_GetObjectItem(doc, "interruption");
+	int n = 0;
+
+	cJSON_ArrayForEach(item, pods) {
+		struct pod_entry *pe = calloc(1, sizeof(*pe));
+		void *old = NULL;
+
+		if (!pe)
+			break;
+		if (kube_pod_decode(cJSON_GetObjectItem(item, "pod"), &pe->pod) < 0 ||
+		    u64map_put(ns->pods, record_hash_str(pe->pod.uid), pe, &old) < 0) {
+			free(pe);
+			continue;
+		}
+		pe->terminated_reported = cJSON_IsTrue(cJSON_GetObjectItem(item, "terminated_reported"));
+		/* the same uid twice (a hand-edited file): the last one stands */
+		if (old)
+			free(old);
+		else
+			n++;
+	}
+	/* the first list after the restart is then a relist: what changed while
+	 * the agent was down (pods gone, taints added) is reported */
+	if (cJSON_IsArray(pods))
+		ns->baseline_done[KUBE_PODS] = true;
+	if (node && kube_node_decode(node, &ns->node) == 0 && strcmp(ns->node.name, ns->opts.node->node_name) == 0) {
+		ns->have_node = true;
+		ns->baseline_done[KUBE_NODES] = true;
+		update_identity(ns, &ns->node);
+	}
+	if (cJSON_IsObject(intr) && !ns->interruption_open) {
+		const cJSON *notice = cJSON_GetObjectItem(intr, "notice_ns"), *deadline = cJSON_GetObjectItem(intr, "deadline_ns");
+		const char *source = cJSON_GetStringValue(cJSON_GetObjectItem(intr, "source"));
+
+		if (cJSON_IsNumber(notice) && cJSON_IsNumber(deadline)) {
+			/* the same interruption: its record is out, its drain report is still due */
+			ns->interruption_open = true;
+			ns->interruption_notice_ns = json_int(notice, 0, INT64_C(1) << 62, 0);
+			ns->interruption_deadline_ns = json_int(deadline, 0, INT64_C(1) << 62, 0);
+			snprintf(ns->interruption_source, sizeof(ns->interruption_source), "%s", source ? source : "");
+			if (ns->opts.on_interruption)
+				ns->opts.on_interruption(ns->opts.on_pod_ctx, ns->interruption_notice_ns,
+							 ns->interruption_deadline_ns);
+		}
+	}
+	return n;
 }

@@ -141,3 +141,17 @@ uint64_t record_hash_str(const char *s)
 	}
 	return h;
 }
+
+int64_t json_int(const cJSON *v, int64_t min, int64_t max, int64_t def)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble)
+		return def;
+	d = v->valuedouble;
+	if (d <= (double)min)
+		return min;
+	if (d >= (double)max)
+		return max;
+	return (int64_t)d;
+}

@@ -29,6 +29,14 @@ if ./tests/readme-options.sh check "$BUILD/nodetrail"; then
 else
 	total_fail=$((total_fail + 1))
 fi
+# the correlator benchmark checks what holds on any machine (every lifecycle's records out, RSS flat
+# over 10,000 pod lifecycles); its timings are for `make bench` and the README, not asserted here
+if out=$(make -s BUILD="$BUILD" "$BUILD/bench-correlator" 2>&1 && "$BUILD/bench-correlator" 2>&1); then
+	echo "ok: 10,000 pod lifecycles through the correlator, RSS flat ($(echo "$out" | grep 'after 10000'))"
+	checks=$((checks + 1))
+else
+	echo "$out" | tail -5; echo "FAIL: bench-correlator"; total_fail=$((total_fail + 1))
+fi
 total_pass=$((total_pass + checks))
 
 echo "== unit tests"

@@ -14,6 +14,7 @@ struct config {
 	char cluster_name[256];   /* EKS cluster name, for ClusterName */
 	char output_dir[4096];    /* where the CRI-format file lives */
 	char state_dir[4096];     /* checkpoint and state */
+	uint32_t checkpoint_interval_s; /* checkpoint writes at most this often */
 	char cgroup_root[4096];   /* cgroupfs mount point */
 	enum config_mode bpf;     /* eBPF: auto, on (required), off */
 	enum config_mode api;     /* Kubernetes API: auto (in cluster or --api-server), on, off */

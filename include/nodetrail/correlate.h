@@ -17,7 +17,8 @@ struct correlate_options {
 	const struct record_node *node;
 	const char *boot_id;          /* /proc/sys/kernel/random/boot_id */
 	const struct cgroup_mode *mode;
-	struct probes *probes;        /* NULL when running without eBPF */
+	struct probes *probes;        /* NULL when running without eBPF (and in tests) */
+	bool bpf_off;                 /* no kernel events will come: API-only exits go out at once */
 	uint32_t max_cgroups;         /* cap of tracked cgroups and containers */
 	/* the API side, NULL without it; then kernel records go out at once */
 	const struct node_state *api;
@@ -38,6 +39,11 @@ struct correlate_stats {
 	uint64_t sandboxes_folded;    /* sandbox (pause) exits folded into their pod */
 	uint64_t pending;             /* records waiting for the API now */
 	uint64_t pending_overflow;    /* records sent at once because the pending set was full */
+	uint64_t api_only_exits;      /* container exits only the API reported (agent down, eBPF off) */
+	uint64_t series_dropped;      /* containers whose exits were not followed: table full */
+	uint64_t restored_containers; /* container timelines taken over from the checkpoint */
+	uint64_t ended_unseen;        /* containers that ended while the agent was down */
+	uint64_t restored_pending;    /* records that waited for the API across the restart */
 };
 
 struct correlator;
@@ -64,12 +70,23 @@ cJSON *correlator_kernel_view(struct correlator *c, const struct kube_pod *pod, 
 
 /* The spot drain report: every container that ended since the notice, and
  * every one still running, against the deadline (CLOCK_REALTIME ns), grouped
- * by pod, with totals; emitted as node.drain_report. */
-void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why);
+ * by pod, with totals; emitted as node.drain_report. final: the report of
+ * the interruption (at or after its deadline), else a snapshot (agent stop). */
+void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why,
+			     bool final);
 
 /* OOM kills of the last 5 minutes (at most the 32 newest): the kernel's
  * context for a MemoryPressure condition. Caller frees. */
 cJSON *correlator_memory_context(struct correlator *c);
+
+/* The state a restart must not lose: container timelines, how recent
+ * containers ended, the records waiting for the API, each container's
+ * series of exits. NULL on ENOMEM. */
+cJSON *correlator_checkpoint(const struct correlator *c);
+/* Take it over after correlator_scan. Timelines are kept only on the same
+ * boot (same_boot); a container of the checkpoint whose cgroup is gone
+ * ended while the agent was down. written_ns: when it was written. */
+void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, int64_t written_ns);
 
 /* Everything pending goes out now (at stop). */
 void correlator_flush(struct correlator *c);

@@ -16,6 +16,11 @@ struct record_ids *record_ids_new(uint32_t cap);
 void record_ids_free(struct record_ids *ids);
 /* true if id was already in the set; adds it otherwise */
 bool record_ids_check_add(struct record_ids *ids, const char *id);
+/* the same by the id's hash (record_hash_str), as a checkpoint keeps them */
+bool record_ids_check_add_hash(struct record_ids *ids, uint64_t hash);
+bool record_ids_contains(const struct record_ids *ids, const char *id);
+/* Visit the hashes of the n newest ids, oldest first. */
+void record_ids_each_recent(const struct record_ids *ids, uint32_t n, void (*cb)(void *ctx, uint64_t hash), void *ctx);
 uint32_t record_ids_count(const struct record_ids *ids);
 /* ids forgotten because the window was full */
 uint64_t record_ids_forgotten(const struct record_ids *ids);

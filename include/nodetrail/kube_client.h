@@ -57,5 +57,7 @@ void kube_client_free(struct kube_client *kc);
 void kube_client_tick(struct kube_client *kc);
 
 void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *ret);
+/* the last resourceVersion seen on a stream, "" before the first list */
+const char *kube_client_resource_version(const struct kube_client *kc, enum kube_resource res);
 
 #endif

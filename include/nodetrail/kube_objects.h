@@ -110,6 +110,11 @@ int kube_pod_decode(const cJSON *obj, struct kube_pod *ret);
 int kube_node_decode(const cJSON *obj, struct kube_node *ret);
 int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *ret);
 
+/* The inverse of decode, in the API's shape, holding only what decode
+ * reads: decode(encode(x)) == x. For the checkpoint. NULL on ENOMEM. */
+cJSON *kube_pod_encode(const struct kube_pod *p);
+cJSON *kube_node_encode(const struct kube_node *n);
+
 struct record;
 /* Fill a record's pod keys (uid, name, namespace, QoS class, owner) from p;
  * the record points into p, which must outlive it. */

@@ -62,6 +62,14 @@ void node_state_apply(struct node_state *ns, enum kube_resource res, enum kube_e
 void node_state_interruption(struct node_state *ns, const char *source, const char *kind,
 			     int64_t notice_ns, int64_t deadline_ns, const char *detail);
 
+/* What a restart must not lose: the pods and the Node last known (so the
+ * first list after it is compared with them), the open interruption. */
+cJSON *node_state_checkpoint(const struct node_state *ns);
+/* Take it over before the first list; an open interruption is re-armed
+ * through on_interruption without a new node.interruption. Returns the
+ * number of pods restored. */
+int node_state_restore(struct node_state *ns, const cJSON *doc);
+
 const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid);
 /* Visit every pod cached (the callback must not change the state). */
 void node_state_each_pod(const struct node_state *ns, void (*cb)(void *ctx, const struct kube_pod *pod), void *ctx);

@@ -81,5 +81,9 @@ void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t 
 /* FNV-1a of a string, to put names into record_make_id */
 uint64_t record_hash_str(const char *s);
 
+/* A JSON number as an integer clamped to [min, max] (a double out of range
+ * is undefined behaviour in C); def when v is not a number or is NaN. */
+int64_t json_int(const cJSON *v, int64_t min, int64_t max, int64_t def);
+
 
 #endif

@@ -1,6 +1,7 @@
 """A spot interruption drains the node: three pods, one stops gracefully on SIGTERM, one ignores
 it and is SIGKILLed, one is still running at the deadline. The drain report says so, per pod."""
 import os
+import signal
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,9 @@ from kubeapi import KubeAPI  # noqa: E402
 NODE = "ip-10-0-1-23.ec2.internal"
 
 
-class SpotDrain(unittest.TestCase):
+class DrainBase(unittest.TestCase):
+    """A node with the stand-in API server and IMDS, and the agent watching it."""
+
     def setUp(self):
         require_real_kernel(self.skipTest)
         containers.kubelet_roots()
@@ -49,6 +52,7 @@ class SpotDrain(unittest.TestCase):
                                      {"name": "app", "containerID": "containerd://" + c.id, "state": {"running": {}}}]}})
         return c.start()
 
+class SpotDrain(DrainBase):
     def test_drain_report(self):
         graceful = self.pod("graceful-1", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
         stubborn = self.pod("stubborn-1", "trap '' TERM; while true; do sleep 0.2; done")
@@ -72,6 +76,70 @@ class SpotDrain(unittest.TestCase):
         self.assertEqual(by_name["busy-1"]["verdict"], "still_running", d)
         self.assertIn("3 pods, 1 containers stopped gracefully before the deadline, 1 were killed, 1 still running",
                       r["summary"])
+
+
+class RestartMidDrain(DrainBase):
+    """The agent restarts in the middle of a drain (a rolling update: SIGTERM; a crash: kill -9). The
+    next run takes the checkpoint over: one node.interruption, one final drain report at the deadline,
+    with the SIGTERMs seen before the restart and the container that ended while the agent was down."""
+
+    def setUp(self):
+        super().setUp()
+        self.agent.stop()
+        self.args = self.agent.args[1:]
+        self.agent = Agent(*self.args[self.args.index("--api"):], "--checkpoint-interval", "1",
+                           node=NODE, tmp=self.agent.tmp).start()
+
+    def restart_mid_drain(self, sig):
+        graceful = self.pod("graceful-1", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
+        stubborn = self.pod("stubborn-1", "trap '' TERM; while true; do sleep 0.2; done")
+        self.pod("busy-1", "while true; do sleep 0.2; done")
+        deadline = time.time() + 14
+        self.imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline)))
+        self.agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=5, what="node.interruption")
+        graceful.kill("TERM")
+        stubborn.kill("TERM")
+        self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == graceful.id,
+                            timeout=5, what="graceful-1 exited")
+        time.sleep(2.5)  # a checkpoint after the SIGTERMs
+        if sig == signal.SIGKILL:
+            self.agent.proc.send_signal(signal.SIGKILL)
+            self.agent.proc.wait()
+            self.agent.stderr.close()
+        else:
+            rc, _ = self.agent.stop()
+            self.assertEqual(rc, 0)
+        stubborn.kill("KILL")  # while the agent is down
+        time.sleep(0.5)
+        self.agent = Agent(*self.args[self.args.index("--api"):], "--checkpoint-interval", "1",
+                           node=NODE, tmp=self.agent.tmp).start()
+        r = self.agent.wait_for(lambda r: r["type"] == "node.drain_report" and r["drain"]["final"],
+                                timeout=25, what="the final node.drain_report")
+        recs = self.agent.records()
+        self.assertEqual(len([x for x in recs if x["type"] == "node.interruption"]), 1)
+        self.assertEqual(len({x["record_id"] for x in recs}), len(recs), "a record written twice")
+        self.assertEqual([x["seq"] for x in recs], list(range(1, len(recs) + 1)))
+        snapshots = [x for x in recs if x["type"] == "node.drain_report" and not x["drain"]["final"]]
+        self.assertEqual(len(snapshots), 1 if sig == signal.SIGTERM else 0)
+        d = r["drain"]
+        self.assertEqual(d["reported"], "at the deadline")
+        by_name = {p.get("name"): p["containers"][0] for p in d["by_pod"].values()}
+        self.assertEqual(by_name["graceful-1"]["verdict"], "graceful", d)
+        self.assertIn("sigterm_at", by_name["graceful-1"])
+        self.assertEqual(by_name["stubborn-1"]["verdict"], "ended_unseen", d)
+        self.assertIn("sigterm_at", by_name["stubborn-1"])  # seen before the restart
+        self.assertEqual(by_name["busy-1"]["verdict"], "still_running", d)
+        self.assertEqual((d["pods"], d["graceful"], d["killed"], d["still_running"], d["ended_unseen"]),
+                         (3, 1, 0, 1, 1), d)
+        self.assertIn("1 ended while the agent was down", r["summary"])
+        started = [x for x in recs if x["type"] == "agent.status" and x["agent"]["state"] == "started"][-1]
+        self.assertTrue(started["agent"]["checkpoint"]["restored"].startswith("same boot"), started)
+
+    def test_sigterm_mid_drain(self):
+        self.restart_mid_drain(signal.SIGTERM)
+
+    def test_kill_9_mid_drain(self):
+        self.restart_mid_drain(signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -105,3 +105,69 @@ class RestartWithApi(unittest.TestCase):
         self.assertEqual(len(self.events(third)), 1)
         seqs = [r["seq"] for r in third.records()]
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
+
+
+class RestartWhileDown(unittest.TestCase):
+    """A container restarts while the agent is down: the relist after the restart reports the exit from
+    the API's status, with sources saying the kernel did not see it, and only once."""
+
+    def setUp(self):
+        import os
+        import sys
+        import tempfile
+        require_real_kernel(self.skipTest)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+        from kubeapi import KubeAPI
+        containers.kubelet_roots()
+        self.rootfs = containers.Rootfs()
+        self.dir = tempfile.mkdtemp(prefix="nodetrail-down-")
+        self.api = KubeAPI(self.dir, bookmark_interval=0.5)
+        self.api.upsert("nodes", {"metadata": {"name": "dnode"}, "spec": {}, "status": {}})
+        self.args = ("--imds", "off", "--api", "on", "--api-server", self.api.url, "--token-file",
+                     self.api.token_file, "--ca-file", self.api.ca_file, "--status-interval", "1",
+                     "--checkpoint-interval", "1", "--join-window", "1000")
+        self.c = None
+
+    def tearDown(self):
+        import shutil
+        if self.c:
+            self.c.remove()
+        self.api.close()
+        self.rootfs.remove()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pod(self, status):
+        self.api.upsert("pods", {"metadata": {"name": "web-1", "namespace": "shop", "uid": self.c.pod_uid},
+                                 "spec": {"nodeName": "dnode", "containers": [{"name": "web"}]},
+                                 "status": {"phase": "Running", "qosClass": "Burstable",
+                                            "containerStatuses": [dict(name="web", **status)]}})
+
+    def test_exit_while_down(self):
+        self.c = containers.Container(self.rootfs, ["sh", "-c", "while true; do sleep 0.2; done"]).start()
+        self.pod({"containerID": "containerd://" + self.c.id, "restartCount": 0, "state": {"running": {}}})
+        first = Agent(*self.args, node="dnode").start()
+        first.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["api"].get("synced"), what="synced")
+        time.sleep(2.5)  # a checkpoint with the pod in it
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait()
+        first.stderr.close()
+        self.c.kill("KILL")
+        self.assertTrue(self.c.wait())
+        finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.pod({"containerID": "containerd://" + "e" * 64, "restartCount": 1, "state": {"running": {}},
+                  "lastState": {"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": finished,
+                                               "containerID": "containerd://" + self.c.id}}})
+        time.sleep(1.1)  # the exit is older than the next run
+        second = Agent(*self.args, node="dnode", tmp=first.tmp).start()
+        r = second.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == self.c.id,
+                            timeout=10, what="the exit from the relist")
+        self.assertEqual(r["sources"], ["api"], r)
+        self.assertEqual(r["kernel"], {"seen": False, "why": "agent_not_running"}, r)
+        self.assertEqual((r["api"]["exit_code"], r["api"]["restart_count"]), (137, 1), r)
+        self.assertIn("the kernel did not see it: the agent was not running", r["summary"])
+        time.sleep(2.0)
+        rc, _ = second.stop()
+        self.assertEqual(rc, 0)
+        recs = second.records()
+        self.assertEqual(len([x for x in recs if x["type"] == "container.exited"]), 1)
+        self.assertEqual(len({x["record_id"] for x in recs}), len(recs))

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "nodetrail/correlate.h"
+#include "nodetrail/writer.h"
+#include "testutil.h"
 
 #define POD_UID "0f3c2a9e-5b7d-4e21-9a1c-2b3d4e5f6a7b"
 #define CTR_ID "a126df15fba5713f57f1abad9c484cb75569e9f48f1169bd9710f63bb8af0e46"
@@ -35,6 +37,8 @@ static void capture(void *ctx, struct record *r)
 	snprintf(cap->types[cap->n], sizeof(cap->types[0]), "%s", r->type);
 	cap->n++;
 }
+
+static void assert_golden(struct captured *cap, const char *name);
 
 struct fixture {
 	struct correlator *c;
@@ -480,6 +484,7 @@ static void assert_joined_oom(struct jfx *f)
 			    "container api of pod shop/api-7d9f OOM-killed at 512.0 MiB of 512.0 MiB container limit "
 			    "(api, pid 4242), restart #3");
 	cJSON_Delete(o);
+	assert_golden(&f->cap, "oom_with_restart");
 }
 
 static void test_join_oom_kernel_first(void **state)
@@ -526,6 +531,7 @@ static void test_exit_the_api_never_confirms(void **state)
 	cJSON_Delete(o);
 	correlator_get_stats(f->c, &st);
 	assert_int_equal(st.unconfirmed, 1);
+	assert_golden(&f->cap, "exit_the_api_never_confirms");
 }
 
 static void test_sandbox_folded(void **state)
@@ -587,6 +593,7 @@ static void test_graceful_eviction(void **state)
 	assert_non_null(strstr(rec, "\"sources\":[\"api\",\"kernel\"]"));
 	assert_non_null(strstr(rec, "evicted (EvictionByEvictionAPI), grace period 30s; kernel: 1 of 1 container stopped gracefully"));
 	assert_non_null(record_of(f, "container.exited")); /* joined by the same status */
+	assert_golden(&f->cap, "graceful_eviction");
 }
 
 static void test_sigterm_ignored_killed_after_grace(void **state)
@@ -606,6 +613,7 @@ static void test_sigterm_ignored_killed_after_grace(void **state)
 	assert_non_null(strstr(rec, "\"verdict\":\"killed_after_grace\""));
 	assert_non_null(strstr(rec, "\"sigkill_sender\":\"external\""));
 	assert_non_null(strstr(rec, "0 of 1 container stopped gracefully, 1 SIGKILLed after the grace period"));
+	assert_golden(&f->cap, "eviction_sigterm_ignored_sigkill_after_grace");
 }
 
 static void node_condition(struct jfx *f, const char *status)
@@ -641,6 +649,321 @@ static void test_memory_pressure_has_oom_context(void **state)
 	assert_non_null(strstr(rec, "MemoryPressure: False -> True (KubeletHasInsufficientMemory); kernel: 1 OOM kill in the last 5 minutes"));
 }
 
+/* ---- scenarios against golden records ---- */
+
+/* RFC 3339 stamps in a summary depend on the clock: masked in goldens */
+static void mask_times(char *s)
+{
+	for (char *p = s; *p; p++) {
+		char *end = p;
+
+		if (!(p[0] >= '0' && p[0] <= '9' && p[4] == '-' && p[7] == '-' && p[10] == 'T'))
+			continue;
+		while (*end && *end != 'Z' && *end != '"' && *end != ' ')
+			end++;
+		if (*end != 'Z')
+			continue;
+		memmove(p + 6, end + 1, strlen(end + 1) + 1);
+		memcpy(p, "<time>", 6);
+	}
+}
+
+/* Each record as "type [sources] summary", compared with
+ * tests/data/scenarios/<name>.golden (NODETRAIL_UPDATE_GOLDEN=1 rewrites it). */
+static void assert_golden(struct captured *cap, const char *name)
+{
+	char path[512], got[16384], line[2048];
+	size_t n = 0;
+	char *want;
+
+	got[0] = '\0';
+	for (int i = 0; i < cap->n; i++) {
+		cJSON *o = cJSON_Parse(cap->json[i]), *src;
+		char *sources;
+
+		assert_non_null(o);
+		src = cJSON_GetObjectItem(o, "sources");
+		sources = cJSON_PrintUnformatted(src);
+		snprintf(line, sizeof(line), "%s %s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")), sources,
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")));
+		mask_times(line);
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s", line);
+		free(sources);
+		cJSON_Delete(o);
+	}
+	snprintf(path, sizeof(path), DATA_DIR "/scenarios/%s.golden", name);
+	if (getenv("NODETRAIL_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fputs(got, f);
+		fclose(f);
+	}
+	want = test_read_file(path, NULL);
+	assert_string_equal(got, want);
+	free(want);
+}
+
+#define CTR2 "b7e0c4d2f1a3958677665544332211ffeeddccbbaa99887766554433221100ff"
+#define CTR3 "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
+#define CTR9 "d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9d9"
+
+static void crashed_status(struct jfx *f, int restarts, const char *current, const char *last, const char *finished,
+			   bool back_off)
+{
+	char st[2048];
+
+	snprintf(st, sizeof(st),
+		 "{\"name\":\"api\",\"containerID\":\"containerd://%s\",\"restartCount\":%d,\"state\":%s,"
+		 "\"lastState\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\",\"containerID\":\"containerd://%s\","
+		 "\"finishedAt\":\"%s\"}}}",
+		 current, restarts, back_off ? "{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}" : "{\"running\":{}}", last,
+		 finished);
+	api_pod(f, st);
+}
+
+/* three exits of one container, the API and the kernel in both orders:
+ * each record carries the restart count and the series before it */
+static void test_crash_loop_three_restarts(void **state)
+{
+	struct jfx *f = *state;
+	cJSON *o, *loop;
+
+	api_pod(f, RUNNING_STATUS);
+	/* run 1: the kernel first */
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	exit_ev(f->c, CTR_CG, 4242, 1 << 8);
+	crashed_status(f, 1, CTR2, CTR_ID, "2026-11-24T10:00:01Z", false);
+	/* run 2: the API first */
+	mkdir_ev(f->c, 105, POD_ID, 1, "/kubepods/burstable/pod" POD_UID "/" CTR2);
+	exec_ev(f->c, 105, 4300, 1, 1, "api");
+	crashed_status(f, 2, CTR2, CTR2, "2026-11-24T10:00:12Z", true);
+	exit_ev(f->c, 105, 4300, 1 << 8);
+	/* run 3: the kernel first */
+	mkdir_ev(f->c, 106, POD_ID, 1, "/kubepods/burstable/pod" POD_UID "/" CTR3);
+	exec_ev(f->c, 106, 4400, 1, 1, "api");
+	exit_ev(f->c, 106, 4400, 1 << 8);
+	crashed_status(f, 3, CTR3, CTR3, "2026-11-24T10:00:33Z", true);
+	correlator_flush(f->c);
+	assert_golden(&f->cap, "crash_loop_three_restarts");
+	o = cJSON_Parse(f->cap.json[2]);
+	loop = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "crash_loop");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(loop, "previous_exits")), 2);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(loop, "back_off")));
+	cJSON_Delete(o);
+}
+
+/* the API reports an exit the kernel never saw: a record from the API alone that says so */
+static void test_exit_only_the_api_saw(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	const char *rec;
+
+	api_pod(f, RUNNING_STATUS);
+	crashed_status(f, 1, CTR_ID, CTR9, "2030-01-01T00:00:00Z", false);
+	correlator_tick(f->c);
+	assert_int_equal(f->cap.n, 0); /* waits for the kernel like any record */
+	correlator_flush(f->c);
+	assert_golden(&f->cap, "exit_only_the_api_saw");
+	rec = record_of(f, "container.exited");
+	assert_non_null(strstr(rec, "\"kernel\":{\"seen\":false,\"why\":\"not_seen\"}"));
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.api_only_exits, 1);
+	/* the same status again is not a second exit */
+	crashed_status(f, 1, CTR_ID, CTR9, "2030-01-01T00:00:00Z", false);
+	correlator_flush(f->c);
+	assert_int_equal(f->cap.n, 1);
+}
+
+static void pod_in(struct jfx *f, const char *uid, const char *name, const char *ctr, enum kube_event_type type,
+		   const char *meta_extra, const char *disruption, const char *state)
+{
+	char json[4096];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"%s\",\"name\":\"%s\",\"namespace\":\"shop\"%s},"
+		 "\"spec\":{\"nodeName\":\"node-a\",\"terminationGracePeriodSeconds\":30,\"containers\":[{\"name\":\"app\"}]},"
+		 "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"%s\","
+		 "\"reason\":\"%s\"}],\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://%s\","
+		 "\"state\":%s}]}}",
+		 uid, name, meta_extra, disruption[0] ? "True" : "False", disruption, ctr, state);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_PODS, type, o);
+	cJSON_Delete(o);
+}
+
+static void test_preemption(void **state)
+{
+	struct jfx *f = *state;
+
+	pod_in(f, POD_UID, "batch-1", CTR_ID, KUBE_EV_MODIFIED, "", "", "{\"running\":{}}");
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	pod_in(f, POD_UID, "batch-1", CTR_ID, KUBE_EV_MODIFIED,
+	       ",\"deletionTimestamp\":\"2026-11-24T10:00:00Z\",\"deletionGracePeriodSeconds\":30",
+	       "PreemptionByScheduler", "{\"running\":{}}");
+	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "containerd-shim", 1000000000ULL);
+	exit_ev(f->c, CTR_CG, 4242, 0);
+	pod_in(f, POD_UID, "batch-1", CTR_ID, KUBE_EV_DELETED,
+	       ",\"deletionTimestamp\":\"2026-11-24T10:00:00Z\",\"deletionGracePeriodSeconds\":30",
+	       "PreemptionByScheduler",
+	       "{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\",\"containerID\":\"containerd://" CTR_ID "\"}}");
+	correlator_flush(f->c);
+	assert_golden(&f->cap, "preemption");
+	assert_non_null(strstr(record_of(f, "pod.terminated"), "\"cause\":\"preempted\""));
+}
+
+#define POD_B "1b1b1b1b-5b7d-4e21-9a1c-2b3d4e5f6a7b"
+#define POD_C "2c2c2c2c-5b7d-4e21-9a1c-2b3d4e5f6a7b"
+#define CTR_B "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"
+#define CTR_C "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+
+static uint64_t boot_now(int64_t plus_ms)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec + (uint64_t)(plus_ms * 1000000LL);
+}
+
+static void exit_ev_at(struct correlator *c, uint64_t cg, uint32_t tgid, uint32_t code, uint64_t ts)
+{
+	struct nt_exit_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_EXIT;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = ts;
+	ev.hdr.cgroup_id = cg;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.exit_code = code;
+	snprintf(ev.comm, sizeof(ev.comm), "app");
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+static void three_pods(struct jfx *f)
+{
+	mkdir_ev(f->c, 110, QOS_ID, 1, "/kubepods/burstable/pod" POD_B);
+	mkdir_ev(f->c, 111, 110, 1, "/kubepods/burstable/pod" POD_B "/" CTR_B);
+	mkdir_ev(f->c, 120, QOS_ID, 1, "/kubepods/burstable/pod" POD_C);
+	mkdir_ev(f->c, 121, 120, 1, "/kubepods/burstable/pod" POD_C "/" CTR_C);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	exec_ev(f->c, 111, 4500, 1, 1, "app");
+	exec_ev(f->c, 121, 4600, 1, 1, "app");
+}
+
+static int64_t real_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* a spot interruption with three pods: one stops gracefully, one ignores
+ * SIGTERM and is SIGKILLed, one is still running at the deadline */
+static void test_spot_interruption_three_pods(void **state)
+{
+	struct jfx *f = *state;
+	int64_t notice = real_now();
+
+	three_pods(f);
+	node_state_interruption(f->ns, "imds", "spot", notice, notice + 120000000000LL, "terminate");
+	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	signal_ev_at(f->c, 111, 4500, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	signal_ev_at(f->c, 121, 4600, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	exit_ev_at(f->c, CTR_CG, 4242, 0, boot_now(20));
+	signal_ev_at(f->c, 111, 4500, 9, HOST_CG, 0, "kubelet", boot_now(30));
+	exit_ev_at(f->c, 111, 4500, 9, boot_now(40));
+	correlator_flush(f->c);
+	correlator_drain_report(f->c, notice, notice + 120000000000LL, "at the deadline", true);
+	assert_golden(&f->cap, "spot_interruption_three_pods");
+}
+
+static void on_interruption_count(void *ctx, int64_t notice_ns, int64_t deadline_ns)
+{
+	(*(int *)ctx)++;
+}
+
+/* kill -9 in the middle of a drain: the next run takes the checkpoint
+ * over; what ended while it was down is said to be unseen */
+static void test_restart_mid_drain(void **state)
+{
+	struct jfx *f = *state;
+	int64_t notice = real_now();
+	struct correlate_options o = { 0 };
+	struct node_state_options no = { 0 };
+	struct correlator *c2;
+	struct node_state *ns2;
+	cJSON *ck, *nck;
+	int armed = 0;
+
+	three_pods(f);
+	node_state_interruption(f->ns, "taint", "spot", notice, notice + 120000000000LL, "aws-node-termination-handler/spot-itn");
+	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	signal_ev_at(f->c, 111, 4500, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	signal_ev_at(f->c, 121, 4600, 15, HOST_CG, 0, "kubelet", boot_now(10));
+	exit_ev_at(f->c, CTR_CG, 4242, 0, boot_now(20));
+	correlator_flush(f->c);
+	ck = correlator_checkpoint(f->c);
+	nck = node_state_checkpoint(f->ns);
+	assert_non_null(ck);
+	assert_non_null(nck);
+
+	/* the next run: pod A's and B's cgroups are gone, C's is still there */
+	no.node = &f->node;
+	no.emit = capture;
+	no.emit_ctx = &f->cap;
+	no.on_interruption = on_interruption_count;
+	no.on_pod_ctx = &armed;
+	ns2 = node_state_new(&no);
+	o = (struct correlate_options){ .node = &f->node, .boot_id = "boot", .mode = &f->mode, .max_cgroups = 64,
+					.emit = capture, .emit_ctx = &f->cap, .api = ns2, .join_window_ms = 60000 };
+	c2 = correlator_new(&o);
+	mkdir_ev(c2, ROOT_ID, 1, 0, "/kubepods");
+	mkdir_ev(c2, QOS_ID, ROOT_ID, 1, "/kubepods/burstable");
+	mkdir_ev(c2, 120, QOS_ID, 1, "/kubepods/burstable/pod" POD_C);
+	mkdir_ev(c2, 121, 120, 1, "/kubepods/burstable/pod" POD_C "/" CTR_C);
+	node_state_restore(ns2, nck);
+	correlator_restore(c2, ck, true, notice);
+	assert_int_equal(armed, 1); /* the drain is due again, without a second node.interruption */
+	exit_ev_at(c2, 121, 4600, 0, boot_now(50)); /* main pid and SIGTERM came from the checkpoint */
+	correlator_flush(c2);
+	correlator_drain_report(c2, notice, notice + 120000000000LL, "at the deadline", true);
+	assert_golden(&f->cap, "restart_mid_drain");
+	correlator_free(c2);
+	node_state_free(ns2);
+	cJSON_Delete(ck);
+	cJSON_Delete(nck);
+}
+
+/* a container restarted while the agent was down: reported from the
+ * relist after the restart, saying the kernel did not see it */
+static void test_restart_while_down(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_options o;
+	struct correlator *c2;
+	char finished[32];
+	cJSON *ck;
+	int64_t written = real_now() - 60000000000LL;
+
+	api_pod(f, RUNNING_STATUS);
+	ck = correlator_checkpoint(f->c);
+	o = (struct correlate_options){ .node = &f->node, .boot_id = "boot", .mode = &f->mode, .max_cgroups = 64,
+					.emit = capture, .emit_ctx = &f->cap, .api = f->ns, .join_window_ms = 60000 };
+	c2 = correlator_new(&o);
+	correlator_restore(c2, ck, true, written);
+	correlator_free(f->c);
+	f->c = c2;
+	crashed_status(f, 1, CTR2, CTR_ID, writer_format_time(written + 30000000000LL, finished), false);
+	correlator_flush(f->c);
+	assert_golden(&f->cap, "restart_while_down");
+	assert_non_null(strstr(f->cap.json[0], "\"why\":\"agent_not_running\""));
+	cJSON_Delete(ck);
+}
+
 int main_join(void);
 int main_join(void)
 {
@@ -652,6 +975,12 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_graceful_eviction, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_ignored_killed_after_grace, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_memory_pressure_has_oom_context, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_crash_loop_three_restarts, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exit_only_the_api_saw, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_preemption, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_spot_interruption_three_pods, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_restart_mid_drain, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_restart_while_down, jsetup, jteardown),
 	};
 
 	return cmocka_run_group_tests_name("join", tests, NULL, NULL);
