@@ -84,6 +84,13 @@ static const struct option_def options[] = {
 	  "BPF ring buffer size in KiB (a power of two, >= 4)", U32(ringbuf_kib), NULL },
 	{ "cgroup-map-size", "NODETRAIL_CGROUP_MAP_SIZE", "16384", "cgroups tracked at most",
 	  U32(cgroup_map_max), NULL },
+	{ "emf", "NODETRAIL_EMF", "off",
+	  "CloudWatch Embedded Metric Format in counted records (OOM kills, evictions, non-graceful terminations, "
+	  "interruptions): off, cluster ([ClusterName], [ClusterName, NodeGroup]) or node (also [ClusterName, "
+	  "NodeName, InstanceId]: one billed metric per node)", STR(emf), "off|cluster|node" },
+	{ "metrics-addr", "NODETRAIL_METRICS_ADDR", "",
+	  "serve GET /healthz, /readyz and /metrics (Prometheus) on host:port, e.g. 127.0.0.1:9808 (empty: off)",
+	  STR(metrics_addr), NULL },
 	{ "status-interval", "NODETRAIL_STATUS_INTERVAL", "60",
 	  "seconds between agent.status records (0: only at start and stop)", U32(status_interval_s), NULL },
 };

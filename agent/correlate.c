@@ -1,12 +1,10 @@
 /* Correlator, kernel side: one state per container cgroup, fed by the
  * probes' events, emitting container.exited / oom_killed / exec records. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -727,6 +725,13 @@ void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool d
 			drop_pending(c, i);
 			continue;
 		}
+		/* the pod is gone: its status will not confirm more; its last word names the container */
+		if (deleted && !p->api_only && strcmp(p->pod_uid, pod->uid) == 0) {
+			c->stats.unconfirmed++;
+			send_pending(c, p, pod);
+			drop_pending(c, i);
+			continue;
+		}
 		i++;
 	}
 	api_exits(c, pod);
@@ -1207,48 +1212,63 @@ static int read_ppid(int pid)
 	return ppid;
 }
 
-static const struct cgroup_entry *entry_of_pid(struct correlator *c, int pid)
-{
-	char rel[NT_CGROUP_PATH_LEN], full[PATH_MAX + NT_CGROUP_PATH_LEN];
-	struct stat st;
+#define MAX_SCAN_PIDS 1024
 
-	if (cgroup_of_pid(c->opts.mode, pid, rel, sizeof(rel)) < 0)
-		return NULL;
-	snprintf(full, sizeof(full), "%s%s", c->opts.mode->dir, rel);
-	if (stat(full, &st) < 0)
-		return NULL;
-	return cgroup_map_get(c->cgroups, (uint64_t)st.st_ino);
+/* The processes of one cgroup, from its cgroup.procs: pids of the reader's
+ * pid namespace (the host's: the DaemonSet runs with hostPID), and unlike
+ * /proc/<pid>/cgroup, not rewritten by a private cgroup namespace. */
+static int read_procs(const struct correlator *c, const struct cgroup_entry *e, int *pids, int max)
+{
+	char file[PATH_MAX + NT_CGROUP_PATH_LEN + 16];
+	int n = 0, pid;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s%s/cgroup.procs", c->opts.mode->dir, e->path);
+	f = fopen(file, "re");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		pids[n++] = pid;
+	fclose(f);
+	return n;
+}
+
+static bool pid_in(const int *pids, int n, int pid)
+{
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
 }
 
 /* A container's main process is the one whose parent is outside it (the
  * runtime's shim); processes exec'd in later look the same, but a running
- * container's oldest such process is its main one, and /proc lists in pid
- * order, so keep the first found. */
+ * container's oldest such process, the lowest pid, is its main one. */
+static void scan_container(void *ctx, uint64_t key, void *value)
+{
+	struct correlator *c = ctx;
+	struct container_state *st = value;
+	const struct cgroup_entry *e = cgroup_map_get(c->cgroups, st->cgroup_id);
+	int pids[MAX_SCAN_PIDS], n, main_pid = 0;
+
+	if (!e || st->main_tgid)
+		return;
+	n = read_procs(c, e, pids, MAX_SCAN_PIDS);
+	for (int i = 0; i < n; i++) {
+		int ppid = read_ppid(pids[i]);
+
+		if (ppid > 0 && pid_in(pids, n, ppid))
+			continue;
+		if (!main_pid || pids[i] < main_pid)
+			main_pid = pids[i];
+	}
+	if (main_pid)
+		st->main_tgid = (uint32_t)main_pid;
+}
+
 static void scan_procs(struct correlator *c)
 {
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const struct cgroup_entry *e, *pe;
-		struct container_state *st;
-		int pid = atoi(de->d_name), ppid;
-
-		if (pid <= 0)
-			continue;
-		e = entry_of_pid(c, pid);
-		if (!e || !cgroup_kind_is_container(e->ref.kind) || !(st = container_of_entry(c, e)) ||
-		    st->main_tgid)
-			continue;
-		ppid = read_ppid(pid);
-		pe = ppid > 0 ? entry_of_pid(c, ppid) : NULL;
-		if (pe && pe->container_cgroup_id == e->container_cgroup_id)
-			continue;
-		st->main_tgid = (uint32_t)pid;
-	}
-	closedir(d);
+	u64map_each(c->containers, scan_container, c);
 }
 
 int correlator_scan(struct correlator *c)
@@ -1470,9 +1490,10 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 	cJSON_AddNumberToObject(report, "still_running", d.running);
 	cJSON_AddNumberToObject(report, "ended_unseen", d.unseen);
 	n = (size_t)snprintf(summary, sizeof(summary),
-			     "spot interruption drain of node %s: %d pods, %d containers stopped gracefully before the "
-			     "deadline, %d were killed, %d still running",
-			     c->opts.node->node_name, cJSON_GetArraySize(d.pods), d.graceful, d.killed, d.running);
+			     "spot interruption drain of node %s: %d pod%s, %d container%s stopped gracefully before the "
+			     "deadline, %d killed, %d still running",
+			     c->opts.node->node_name, cJSON_GetArraySize(d.pods), cJSON_GetArraySize(d.pods) == 1 ? "" : "s",
+			     d.graceful, d.graceful == 1 ? "" : "s", d.killed, d.running);
 	if (d.unseen && n < sizeof(summary))
 		n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %d ended while the agent was down", d.unseen);
 	if (n < sizeof(summary))
@@ -1790,10 +1811,17 @@ static void load_container(const cJSON *o, struct container_state *st)
 			st->oom_victims[st->noom++] = (uint32_t)json_int(item, 0, UINT32_MAX, 0);
 }
 
+static bool main_alive(const struct correlator *c, const struct cgroup_entry *e, int pid)
+{
+	int pids[MAX_SCAN_PIDS], n = read_procs(c, e, pids, MAX_SCAN_PIDS);
+
+	return pid_in(pids, n, pid);
+}
+
 static void restore_container(struct correlator *c, const cJSON *o, int64_t now)
 {
 	struct container_state saved, *st;
-	const struct cgroup_entry *e, *pe;
+	const struct cgroup_entry *e;
 	char pod_uid[CGROUP_POD_UID_LEN + 1], container_id[CGROUP_CONTAINER_ID_LEN + 1];
 
 	load_container(o, &saved);
@@ -1817,9 +1845,8 @@ static void restore_container(struct correlator *c, const cJSON *o, int64_t now)
 	if (!st->main_tgid || st->exit_reported || !c->opts.mode->dir[0])
 		return;
 	/* the cgroup stays until the runtime deletes it: is its main process still in it? */
-	pe = entry_of_pid(c, (int)st->main_tgid);
-	if (!pe || pe->container_cgroup_id != st->cgroup_id) {
-		e = cgroup_map_get(c->cgroups, st->cgroup_id);
+	e = cgroup_map_get(c->cgroups, st->cgroup_id);
+	if (!e || !main_alive(c, e, (int)st->main_tgid)) {
 		ended_unseen(c, st, e ? e->ref.pod_uid : pod_uid, e ? e->ref.container_id : container_id, now);
 		st->exit_reported = true;
 	}

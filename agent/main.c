@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,19 @@
 #include "nodetrail/node_state.h"
 #include "nodetrail/log.h"
 #include "nodetrail/loop.h"
+#include "nodetrail/metrics.h"
 #include "nodetrail/probes.h"
 #include "nodetrail/record.h"
 #include "nodetrail/writer.h"
 
 #define ENCODE_BUF (64 * 1024)
+
+/* record types, for the per-type counters of /metrics */
+static const char *const record_types[] = { "container.exited", "container.oom_killed", "container.exec",
+					     "pod.started",      "pod.terminated",       "node.taint",
+					     "node.condition",   "node.event",           "node.interruption",
+					     "node.drain_report", "agent.status" };
+#define RECORD_TYPES (sizeof(record_types) / sizeof(record_types[0]))
 #define RECENT_IDS 65536           /* record ids remembered to write each fact once */
 #define HISTORY_BYTES (8u << 20)   /* read back at start, from each of the two newest files */
 
@@ -60,7 +69,8 @@ struct agent {
 	struct history previous;        /* what the files say about the last run */
 	uint64_t duplicates_suppressed;
 	uint64_t records_dropped;
-	uint64_t records_by_type[8];
+	uint64_t records_by_type[RECORD_TYPES + 1]; /* the last one: any other */
+	struct metrics_server *metrics;
 	/* the checkpoint in the state dir */
 	uint64_t changes;               /* inputs and records since start: a save is due when it moved */
 	uint64_t changes_saved;
@@ -108,6 +118,13 @@ static void emit(void *ctx, struct record *r)
 	}
 	a->seq++;
 	a->changes++;
+	{
+		size_t i = 0;
+
+		while (i < RECORD_TYPES && strcmp(record_types[i], r->type) != 0)
+			i++;
+		a->records_by_type[i]++;
+	}
 	log_debug("record %s: %s", r->type, r->summary ? r->summary : "");
 }
 
@@ -696,6 +713,8 @@ static int setup(struct agent *a)
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	a->start_ns = now_realtime_ns();
 	a->node.cluster_name = a->cfg.cluster_name;
+	a->node.emf = !strcmp(a->cfg.emf, "node") ? RECORD_EMF_NODE : !strcmp(a->cfg.emf, "cluster") ? RECORD_EMF_CLUSTER :
+										    RECORD_EMF_OFF;
 	a->node.node_name = a->cfg.node_name;
 
 	r = cgroup_detect_mode(a->cfg.cgroup_root, &a->mode, err, sizeof(err));
@@ -792,6 +811,126 @@ static int setup(struct agent *a)
 	return 0;
 }
 
+static bool is_ready(void *ctx, char *why, size_t len)
+{
+	struct agent *a = ctx;
+	struct kube_client_stats ks;
+
+	if (!a->probes && a->cfg.bpf == CONFIG_ON) {
+		snprintf(why, len, "eBPF probes not attached");
+		return false;
+	}
+	if (a->kube) {
+		kube_client_get_stats(a->kube, &ks);
+		if (!ks.synced) {
+			snprintf(why, len, "Kubernetes API: first list of pods, node and events not done yet");
+			return false;
+		}
+	}
+	return true;
+}
+
+#define COUNTER(out, name, help, value)                                                                           \
+	fprintf(out, "# HELP nodetrail_" name " " help "\n# TYPE nodetrail_" name " counter\nnodetrail_" name " %llu\n", \
+		(unsigned long long)(value))
+#define GAUGE(out, name, help, value)                                                                             \
+	fprintf(out, "# HELP nodetrail_" name " " help "\n# TYPE nodetrail_" name " gauge\nnodetrail_" name " %llu\n",   \
+		(unsigned long long)(value))
+
+/* Prometheus text: what was written, what was lost at which stage, how the API and queues are doing. */
+static void render_metrics(void *ctx, FILE *out)
+{
+	static const char *const events[] = { "unknown", "cgroup_mkdir", "cgroup_rmdir", "exec", "exit", "signal", "oom" };
+	struct agent *a = ctx;
+	struct correlate_stats cs;
+	struct writer_stats ws;
+	struct metrics_stats ms;
+	uint64_t per_type[8] = { 0 };
+	char why[256];
+
+	correlator_get_stats(a->correlator, &cs);
+	writer_get_stats(a->writer, &ws);
+	metrics_server_get_stats(a->metrics, &ms);
+	GAUGE(out, "ready", "1 once probes are attached and the first API list is done", is_ready(a, why, sizeof(why)));
+	GAUGE(out, "bpf_on", "1 while the eBPF probes are attached", a->probes != NULL);
+	fprintf(out, "# HELP nodetrail_records_total Records written, by type\n# TYPE nodetrail_records_total counter\n");
+	for (size_t i = 0; i <= RECORD_TYPES; i++)
+		fprintf(out, "nodetrail_records_total{type=\"%s\"} %llu\n", i < RECORD_TYPES ? record_types[i] : "other",
+			(unsigned long long)a->records_by_type[i]);
+	fprintf(out, "# HELP nodetrail_dropped_total What was lost, by pipeline stage\n# TYPE nodetrail_dropped_total counter\n");
+	if (a->probes && probes_drops(a->probes, per_type) == 0) {
+		for (int i = 1; i < 7; i++)
+			fprintf(out, "nodetrail_dropped_total{stage=\"ringbuf\",event=\"%s\"} %llu\n", events[i],
+				(unsigned long long)per_type[i]);
+		fprintf(out, "nodetrail_dropped_total{stage=\"kernel_map\"} %llu\n", (unsigned long long)per_type[NT_DROP_MAP_FULL]);
+		fprintf(out, "nodetrail_dropped_total{stage=\"malformed_event\"} %llu\n",
+			(unsigned long long)probes_malformed(a->probes));
+	}
+	fprintf(out, "nodetrail_dropped_total{stage=\"cgroup_map\"} %llu\n",
+		(unsigned long long)(cs.cgroups_dropped + cs.containers_dropped));
+	fprintf(out, "nodetrail_dropped_total{stage=\"signals\"} %llu\n", (unsigned long long)cs.signals_dropped);
+	fprintf(out, "nodetrail_dropped_total{stage=\"series\"} %llu\n", (unsigned long long)cs.series_dropped);
+	fprintf(out, "nodetrail_dropped_total{stage=\"encode_or_queue\"} %llu\n", (unsigned long long)a->records_dropped);
+	fprintf(out, "nodetrail_dropped_total{stage=\"writer\"} %llu\n", (unsigned long long)ws.dropped);
+	COUNTER(out, "pending_overflow_total", "Records sent before their join window closed: the pending set was full",
+		cs.pending_overflow);
+	COUNTER(out, "duplicates_suppressed_total", "Facts not written twice", a->duplicates_suppressed);
+	COUNTER(out, "lines_truncated_total", "Records shrunk to fit a 16 KiB line", ws.truncated);
+	COUNTER(out, "writer_errors_total", "Failed writes of the record file", ws.write_errors);
+	COUNTER(out, "checkpoint_failures_total", "Checkpoint writes that failed", a->checkpoint_failures);
+	COUNTER(out, "metrics_refused_total", "Connections to this endpoint refused", ms.refused);
+	GAUGE(out, "writer_queue_lines", "Lines waiting to be written", ws.queued);
+	GAUGE(out, "pending_records", "Records waiting for the API's side", cs.pending);
+	GAUGE(out, "tracked_containers", "Containers the kernel side tracks", cs.containers);
+	if (a->kube) {
+		struct kube_client_stats ks;
+		struct node_state_stats ns;
+		static const struct {
+			const char *name, *help;
+			size_t off;
+		} per_stream[] = {
+			{ "api_lists_total", "List requests", offsetof(struct kube_stream_stats, lists) },
+			{ "api_relists_410_total", "Relists after an expired resourceVersion", offsetof(struct kube_stream_stats, relists_410) },
+			{ "api_reconnects_total", "Watches restarted after an error or a drop", offsetof(struct kube_stream_stats, reconnects) },
+			{ "api_dead_streams_total", "Watches cut for silence", offsetof(struct kube_stream_stats, dead_streams) },
+			{ "api_http_errors_total", "Non-2xx answers", offsetof(struct kube_stream_stats, http_errors) },
+			{ "api_malformed_total", "Watch lines that were not an event", offsetof(struct kube_stream_stats, malformed) },
+			{ "api_events_total", "Watch events applied", offsetof(struct kube_stream_stats, events) },
+		};
+
+		kube_client_get_stats(a->kube, &ks);
+		node_state_get_stats(a->node_state, &ns);
+		for (size_t k = 0; k < sizeof(per_stream) / sizeof(per_stream[0]); k++) {
+			fprintf(out, "# HELP nodetrail_%s %s\n# TYPE nodetrail_%s counter\n", per_stream[k].name,
+				per_stream[k].help, per_stream[k].name);
+			for (int i = 0; i < KUBE_NRESOURCES; i++)
+				fprintf(out, "nodetrail_%s{resource=\"%s\"} %llu\n", per_stream[k].name,
+					kube_resource_name((enum kube_resource)i),
+					(unsigned long long)*(const uint64_t *)((const char *)&ks.stream[i] + per_stream[k].off));
+		}
+		GAUGE(out, "api_pods", "Pods of this node in the cache", ns.pods);
+		COUNTER(out, "api_decode_errors_total", "API objects that did not decode", ns.decode_errors);
+	}
+}
+
+static int setup_metrics(struct agent *a)
+{
+	struct metrics_options mo = { .addr = a->cfg.metrics_addr, .ready = is_ready, .render = render_metrics, .ctx = a };
+	char err[512];
+	int r;
+
+	if (!a->cfg.metrics_addr[0])
+		return 0;
+	r = metrics_server_new(a->loop, &mo, &a->metrics, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot serve /healthz and /metrics: %s", err);
+		return r;
+	}
+	log_info("serving /healthz, /readyz and /metrics on %s (port %d)", a->cfg.metrics_addr,
+		 metrics_server_port(a->metrics));
+	return 0;
+}
+
 static int run(struct agent *a)
 {
 	sigset_t mask;
@@ -816,6 +955,11 @@ static int run(struct agent *a)
 		return r;
 	}
 
+	r = setup_metrics(a);
+	if (r < 0) {
+		close(sfd);
+		return r;
+	}
 	emit_status(a, "started");
 	flush(a);
 	log_info("started: node %s, records in %s, eBPF %s", a->cfg.node_name, writer_path(a->writer),
@@ -858,6 +1002,7 @@ int main(int argc, char **argv)
 	r = setup(&a);
 	if (r == 0)
 		r = run(&a);
+	metrics_server_free(a.metrics);
 	imds_free(a.imds);
 	kube_client_free(a.kube);
 	http_free(a.http);

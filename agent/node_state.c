@@ -444,6 +444,9 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 {
 	const struct kube_pod *p = &pe->pod;
 	const char *cause = termination_cause(p);
+	/* during an interruption, an eviction or deletion is the interruption's doing
+	 * (NTH and Karpenter drain through the Eviction API); a preemption is not */
+	bool interrupted = ns->interruption_open && strcmp(cause, "preempted") != 0 && strcmp(cause, "pod_gc") != 0;
 	char summary[768];
 	struct record r = { 0 };
 	cJSON *o, *ctrs, *kernel;
@@ -455,7 +458,11 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddStringToObject(o, "cause", cause);
+	cJSON_AddStringToObject(o, "cause", interrupted ? "spot_interruption" : cause);
+	if (interrupted) {
+		cJSON_AddStringToObject(o, "interruption_source", ns->interruption_source);
+		cJSON_AddStringToObject(o, "drained_by", cause);
+	}
 	cJSON_AddStringToObject(o, "observed", how);
 	if (p->disruption_reason[0])
 		cJSON_AddStringToObject(o, "disruption_reason", p->disruption_reason);
@@ -490,7 +497,8 @@ static void emit_pod_terminated(struct node_state *ns, struct pod_entry *pe, con
 		}
 		cJSON_AddItemToArray(ctrs, co);
 	}
-	snprintf(summary, sizeof(summary), "pod %s/%s terminated: %s%s%s%s", p->ns, p->name, cause,
+	snprintf(summary, sizeof(summary), "pod %s/%s terminated: %s%s%s%s", p->ns, p->name,
+		 interrupted ? "spot interruption" : cause,
 		 p->disruption_reason[0] || p->reason[0] ? " (" : "",
 		 p->disruption_reason[0] ? p->disruption_reason : p->reason,
 		 p->disruption_reason[0] || p->reason[0] ? ")" : "");

@@ -157,8 +157,8 @@ static int open_load_attach(const struct probes_options *opts, bool btf, struct 
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			snprintf(errbuf, errlen,
-				 "permission denied loading BPF programs: run as root or grant CAP_BPF, "
-				 "CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels < 5.8)");
+				 "permission denied loading BPF programs: grant CAP_BPF and CAP_PERFMON (and "
+				 "CAP_SYS_RESOURCE on kernels < 5.11, CAP_SYS_ADMIN on kernels < 5.8)");
 		else
 			snprintf(errbuf, errlen, "failed to load BPF programs (%s): %s",
 				 btf ? "tp_btf" : "raw_tp", strerror(-err));

@@ -41,6 +41,91 @@ static bool add_str(cJSON *o, const char *key, const char *v)
 	return !v || !*v || cJSON_AddStringToObject(o, key, v);
 }
 
+/* ---- Embedded Metric Format ---- */
+
+struct emf_metric {
+	const char *name;
+	int value;
+};
+
+/* The per-node counts a record stands for (docs/cloudwatch.md): derived from
+ * what the record says, so no stage has to know about CloudWatch. */
+static int emf_metrics(const struct record *r, struct emf_metric *m)
+{
+	const cJSON *item;
+	const char *cause, *drained;
+	int n = 0, killed = 0;
+
+	if (!strcmp(r->type, "container.oom_killed")) {
+		m[n++] = (struct emf_metric){ "OOMKills", 1 };
+	} else if (!strcmp(r->type, "node.interruption")) {
+		m[n++] = (struct emf_metric){ "Interruptions", 1 };
+	} else if (!strcmp(r->type, "pod.terminated")) {
+		cause = cJSON_GetStringValue(cJSON_GetObjectItem(r->detail, "cause"));
+		drained = cJSON_GetStringValue(cJSON_GetObjectItem(r->detail, "drained_by"));
+		if ((cause && !strcmp(cause, "evicted")) || (drained && !strcmp(drained, "evicted")))
+			m[n++] = (struct emf_metric){ "Evictions", 1 };
+		cJSON_ArrayForEach(item, cJSON_GetObjectItem(r->detail2, "containers")) {
+			const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(item, "verdict"));
+
+			killed += v && strcmp(v, "graceful") && strcmp(v, "exited") && strcmp(v, "ended_unseen");
+		}
+		if (killed)
+			m[n++] = (struct emf_metric){ "NonGracefulTerminations", killed };
+	}
+	return n;
+}
+
+static cJSON *dimension_set(const char *a, const char *b, const char *c)
+{
+	const char *names[] = { a, b, c };
+	cJSON *set = cJSON_CreateArray();
+
+	for (int i = 0; set && i < 3 && names[i]; i++)
+		cJSON_AddItemToArray(set, cJSON_CreateString(names[i]));
+	return set;
+}
+
+/* The "_aws" block and the metric values, at the record's top level, where
+ * the dimension values (ClusterName, NodeGroup, NodeName, InstanceId) are. */
+static int add_emf(cJSON *o, const struct record *r)
+{
+	const struct record_node *node = r->node;
+	struct emf_metric m[2];
+	cJSON *aws, *cwm, *dims, *list;
+	int n = emf_metrics(r, m);
+
+	if (!n || !node->cluster_name || !*node->cluster_name)
+		return 0; /* nothing to count, or no dimension to count it by */
+	aws = cJSON_AddObjectToObject(o, "_aws");
+	if (!aws || !cJSON_AddNumberToObject(aws, "Timestamp", (double)(r->event_time_ns / 1000000)))
+		return -ENOMEM;
+	cwm = cJSON_CreateObject();
+	if (!cwm || !cJSON_AddItemToArray(cJSON_AddArrayToObject(aws, "CloudWatchMetrics"), cwm))
+		return -ENOMEM;
+	cJSON_AddStringToObject(cwm, "Namespace", RECORD_EMF_NAMESPACE);
+	dims = cJSON_AddArrayToObject(cwm, "Dimensions");
+	if (!dims)
+		return -ENOMEM;
+	/* bounded by default: each per-node series is a metric billed every month */
+	cJSON_AddItemToArray(dims, dimension_set("ClusterName", NULL, NULL));
+	if (node->node_group[0])
+		cJSON_AddItemToArray(dims, dimension_set("ClusterName", "NodeGroup", NULL));
+	if (node->emf == RECORD_EMF_NODE && node->node_name && *node->node_name)
+		cJSON_AddItemToArray(dims, node->instance_id[0] ? dimension_set("ClusterName", "NodeName", "InstanceId") :
+								 dimension_set("ClusterName", "NodeName", NULL));
+	list = cJSON_AddArrayToObject(cwm, "Metrics");
+	for (int i = 0; list && i < n; i++) {
+		cJSON *def = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(def, "Name", m[i].name);
+		cJSON_AddStringToObject(def, "Unit", "Count");
+		cJSON_AddItemToArray(list, def);
+		cJSON_AddNumberToObject(o, m[i].name, m[i].value);
+	}
+	return list ? 0 : -ENOMEM;
+}
+
 int record_encode(const struct record *r, char *buf, size_t len)
 {
 	char when[32];
@@ -104,6 +189,8 @@ int record_encode(const struct record *r, char *buf, size_t len)
 	for (int i = 0; i < 3 && r->sources[i]; i++)
 		cJSON_AddItemToArray(src, cJSON_CreateString(r->sources[i]));
 	if (!add_str(o, "summary", r->summary))
+		goto out;
+	if (r->node && r->node->emf != RECORD_EMF_OFF && add_emf(o, r) < 0)
 		goto out;
 	ret = cJSON_PrintPreallocated(o, buf, (int)len, 0) ? (int)strlen(buf) : -ENOSPC;
 out:

@@ -127,14 +127,29 @@ def main():
                               "type": "Warning", "message": "Attempting to reclaim memory",
                               "source": {"component": "kubelet"}, "count": 1, "firstTimestamp": now()})
         time.sleep(0.5)
-        imds.set_spot_action("terminate")
-        time.sleep(1.5)
+        # two pods are left to drain: one stops on SIGTERM, one ignores it
+        calm = run("api-4d2f", ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"])
+        stubborn = run("batch-9c1a", ["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"])
+        time.sleep(0.5)
+        deadline = float(int(time.time()) + 7)  # IMDS gives whole seconds
+        imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline)))
+        time.sleep(1.0)
         node = api.objects["nodes"][("", NODE)]
         node["spec"]["taints"] = [{"key": "aws-node-termination-handler/spot-itn", "value": "spot-itn-8a1f",
                                    "effect": "NoSchedule"}]
         api.upsert("nodes", node)
-        time.sleep(1.5)
-        step(8, "stopping nodetrail (before the interruption's deadline: the drain is reported at stop)")
+        step(8, "NTH drains the node: SIGTERM to both pods; at the deadline the instance goes, killing the one left")
+        for c, name in ((calm, "api-4d2f"), (stubborn, "batch-9c1a")):
+            p = pod(c, name, running(c), meta={"deletionTimestamp": now(), "deletionGracePeriodSeconds": 30})
+            p["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True",
+                                          "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}]
+            api.upsert("pods", p)
+            c.kill("TERM")
+        calm.wait()
+        api.delete("pods", "shop", "api-4d2f")
+        time.sleep(max(0.0, deadline - time.time() - 0.5))
+        stubborn.kill("KILL")
+        agent.wait_for(lambda r: r["type"] == "node.drain_report", timeout=10, what="the drain report")
         rc, took = agent.stop()
     finally:
         if agent.proc and agent.proc.poll() is None:

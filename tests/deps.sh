@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS="make gcc clang llvm libclang-rt-dev bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config"
-TEST_PKGS="runc busybox-static python3 libbpf-tools openssl kubectl"
+TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin"
 
 missing_cmds() {
 	local m=""
@@ -40,6 +40,9 @@ if command -v apt-get >/dev/null 2>&1 && [ -r /etc/debian_version ]; then
 fi
 
 m=$(missing_cmds)
+# the python3 first on PATH may not be Debian's (pyenv): it needs PyYAML for the manifest tests
+python3 -c "import yaml" 2>/dev/null || m="$m python3-yaml(PyYAML for $(command -v python3))"
+command -v capsh >/dev/null 2>&1 || [ -x /usr/sbin/capsh ] || m="$m capsh"
 if [ -n "$m" ]; then
 	echo "deps: still missing:$m" >&2
 	echo "deps: on other systems install: clang/llvm (BPF target), bpftool, libbpf >= 1.0, libelf, zlib," >&2

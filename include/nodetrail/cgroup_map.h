@@ -53,8 +53,4 @@ typedef void (*cgroup_scan_cb)(void *ctx, uint64_t id, uint64_t parent_id, const
 /* Walk the hierarchy under mode->dir (bounded depth). Returns cgroups seen or -errno. */
 int cgroup_scan(const struct cgroup_mode *mode, cgroup_scan_cb cb, void *ctx);
 
-/* The cgroup path (relative to the hierarchy) of a process, from
- * /proc/<pid>/cgroup. 0 or -errno. */
-int cgroup_of_pid(const struct cgroup_mode *mode, int pid, char *buf, size_t len);
-
 #endif

@@ -34,6 +34,8 @@ struct config {
 	uint32_t ringbuf_kib;     /* BPF ring buffer size */
 	uint32_t cgroup_map_max;  /* tracked cgroups in the kernel map and in user space */
 	uint32_t status_interval_s; /* agent.status period, 0 = only at start and stop */
+	char metrics_addr[128];   /* /healthz, /readyz, /metrics; "" = off */
+	char emf[16];             /* off, cluster, node */
 	/* downward API (env only): name the output file */
 	char pod_name[254];
 	char pod_namespace[64];

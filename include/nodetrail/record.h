@@ -36,7 +36,13 @@ struct record_node {
 	char availability_zone[64];
 	char capacity_type[16];   /* SPOT / ON_DEMAND */
 	char node_group[128];     /* EKS node group or Karpenter node pool */
+	int emf;                  /* RECORD_EMF_*: add CloudWatch Embedded Metric Format to counted records */
 };
+
+#define RECORD_EMF_OFF 0
+#define RECORD_EMF_CLUSTER 1      /* dimensions [ClusterName], [ClusterName, NodeGroup] */
+#define RECORD_EMF_NODE 2         /* and [ClusterName, NodeName, InstanceId] */
+#define RECORD_EMF_NAMESPACE "nodetrail"
 
 struct record {
 	const char *type;         /* "container.exited", ... */

@@ -74,7 +74,7 @@ class SpotDrain(DrainBase):
         self.assertEqual(by_name["stubborn-1"]["verdict"], "killed", d)
         self.assertIn("sigkill_at", by_name["stubborn-1"])
         self.assertEqual(by_name["busy-1"]["verdict"], "still_running", d)
-        self.assertIn("3 pods, 1 containers stopped gracefully before the deadline, 1 were killed, 1 still running",
+        self.assertIn("3 pods, 1 container stopped gracefully before the deadline, 1 killed, 1 still running",
                       r["summary"])
 
 

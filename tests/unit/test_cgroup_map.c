@@ -70,25 +70,12 @@ static void test_detect_mode_here(void **state)
 	assert_int_equal(access(mode.dir, F_OK), 0);
 }
 
-static void test_cgroup_of_self(void **state)
-{
-	struct cgroup_mode mode;
-	char err[256], path[NT_CGROUP_PATH_LEN];
-
-	if (cgroup_detect_mode("/sys/fs/cgroup", &mode, err, sizeof(err)) < 0)
-		skip();
-	assert_int_equal(cgroup_of_pid(&mode, getpid(), path, sizeof(path)), 0);
-	assert_true(path[0] == '/');
-	assert_int_equal(cgroup_of_pid(&mode, -1, path, sizeof(path)), -ENOENT);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_child),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_detect_mode_here),
-		cmocka_unit_test(test_cgroup_of_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -576,6 +576,23 @@ static const char *record_of(struct jfx *f, const char *type)
 	return NULL;
 }
 
+/* the pod is deleted before its status confirms the exit: the record goes out at once, named */
+static void test_exit_pod_deleted_first(void **state)
+{
+	struct jfx *f = *state;
+	cJSON *o;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	exit_ev(f->c, CTR_CG, 4242, 0);
+	api_pod_deleted(f, RUNNING_STATUS);
+	assert_non_null(record_of(f, "container.exited"));
+	o = cJSON_Parse(record_of(f, "container.exited"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "pod"), "name")), "api-7d9f");
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "confirmed")));
+	cJSON_Delete(o);
+}
+
 static void test_graceful_eviction(void **state)
 {
 	struct jfx *f = *state;
@@ -972,6 +989,7 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exit_pod_deleted_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_graceful_eviction, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_ignored_killed_after_grace, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_memory_pressure_has_oom_context, jsetup, jteardown),

@@ -257,6 +257,24 @@ static void test_pod_evicted_by_kubelet(void **state)
 	cJSON_Delete(cond);
 }
 
+/* NTH drains a spot node through the Eviction API: the cause is the interruption */
+static void test_pod_drained_by_interruption(void **state)
+{
+	struct fx *f = *state;
+
+	node_state_relist_begin(f->ns, KUBE_PODS);
+	apply_json(f, KUBE_PODS, KUBE_EV_ADDED, POD_JSON("p1", "api-1", "", "{\"phase\":\"Running\"}"));
+	node_state_relist_end(f->ns, KUBE_PODS);
+	node_state_interruption(f->ns, "taint", "spot", 0, 0, "aws-node-termination-handler/spot-itn");
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED,
+		   POD_JSON("p1", "api-1", ",\"deletionTimestamp\":\"2026-11-24T10:00:30Z\"",
+			    "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\","
+			    "\"reason\":\"EvictionByEvictionAPI\"}]}"));
+	assert_int_equal(count_type(f, "pod.terminated"), 1);
+	assert_non_null(strstr(find_record(f, "pod.terminated"), "\"cause\":\"spot_interruption\",\"interruption_source\":\"taint\",\"drained_by\":\"evicted\""));
+	assert_non_null(strstr(find_record(f, "pod.terminated"), "terminated: spot interruption (EvictionByEvictionAPI)"));
+}
+
 static void test_pod_evicted_status_then_deleted_once(void **state)
 {
 	struct fx *f = *state;
@@ -448,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_evicted_by_kubelet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_evicted_status_then_deleted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_objects_counted, setup, teardown),

@@ -99,11 +99,77 @@ static void test_record_id(void **state)
 		assert_true((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
 }
 
+/* --emf: the records that count carry CloudWatch Embedded Metric Format, the rest do not */
+static cJSON *encode_emf(int emf, const char *type, const char *detail, const char *detail2)
+{
+	static char buf[8192];
+	struct record_node node = { .cluster_name = "prod-eks", .node_name = "ip-10-0-1-23.ec2.internal", .emf = emf };
+	struct record r = { 0 };
+	cJSON *d = detail ? cJSON_Parse(detail) : NULL, *d2 = detail2 ? cJSON_Parse(detail2) : NULL, *o;
+
+	strcpy(node.instance_id, "i-0abc");
+	strcpy(node.node_group, "ng-spot");
+	r.type = type;
+	r.event_time_ns = 1764000000123456789LL;
+	strcpy(r.record_id, "0123456789abcdef");
+	r.node = &node;
+	r.detail_key = "api";
+	r.detail = d;
+	r.detail2_key = "kernel";
+	r.detail2 = d2;
+	r.summary = "s";
+	assert_true(record_encode(&r, buf, sizeof(buf)) > 0);
+	cJSON_Delete(d);
+	cJSON_Delete(d2);
+	o = cJSON_Parse(buf);
+	assert_non_null(o);
+	return o;
+}
+
+static void test_emf(void **state)
+{
+	cJSON *o, *cwm;
+	char *dims;
+
+	o = encode_emf(RECORD_EMF_CLUSTER, "container.oom_killed", "{}", NULL);
+	cwm = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "_aws"), "CloudWatchMetrics"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cwm, "Namespace")), "nodetrail");
+	dims = cJSON_PrintUnformatted(cJSON_GetObjectItem(cwm, "Dimensions"));
+	assert_string_equal(dims, "[[\"ClusterName\"],[\"ClusterName\",\"NodeGroup\"]]");
+	free(dims);
+	assert_int_equal(cJSON_GetObjectItem(o, "OOMKills")->valueint, 1);
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "_aws"), "Timestamp")->valuedouble == 1764000000123.0);
+	cJSON_Delete(o);
+
+	o = encode_emf(RECORD_EMF_NODE, "pod.terminated", "{\"cause\":\"spot_interruption\",\"drained_by\":\"evicted\"}",
+		       "{\"containers\":[{\"verdict\":\"graceful\"},{\"verdict\":\"killed_after_grace\"}]}");
+	cwm = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "_aws"), "CloudWatchMetrics"), 0);
+	dims = cJSON_PrintUnformatted(cJSON_GetObjectItem(cwm, "Dimensions"));
+	assert_string_equal(dims, "[[\"ClusterName\"],[\"ClusterName\",\"NodeGroup\"],[\"ClusterName\",\"NodeName\",\"InstanceId\"]]");
+	free(dims);
+	assert_int_equal(cJSON_GetObjectItem(o, "Evictions")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(o, "NonGracefulTerminations")->valueint, 1);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cwm, "Metrics")), 2);
+	cJSON_Delete(o);
+
+	/* a record that counts nothing, and --emf off: no _aws */
+	o = encode_emf(RECORD_EMF_NODE, "container.exited", "{}", NULL);
+	assert_null(cJSON_GetObjectItem(o, "_aws"));
+	cJSON_Delete(o);
+	o = encode_emf(RECORD_EMF_OFF, "node.interruption", "{}", NULL);
+	assert_null(cJSON_GetObjectItem(o, "_aws"));
+	cJSON_Delete(o);
+	o = encode_emf(RECORD_EMF_CLUSTER, "node.interruption", "{}", NULL);
+	assert_int_equal(cJSON_GetObjectItem(o, "Interruptions")->valueint, 1);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_encode_golden),
+		cmocka_unit_test(test_emf),
 		cmocka_unit_test(test_record_id),
 	};
 

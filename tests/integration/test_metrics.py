@@ -1,0 +1,98 @@
+"""The agent's /healthz, /readyz and /metrics on --metrics-addr: probes for the kubelet, counters for
+Prometheus, read-only, bounded, and never a secret in them."""
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
+from agent import Agent  # noqa: E402
+from kubeapi import KubeAPI  # noqa: E402
+
+
+def get(port, path, method="GET"):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Metrics(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="nodetrail-metrics-")
+        self.api = KubeAPI(self.dir, bookmark_interval=0.5)
+        self.api.upsert("nodes", {"metadata": {"name": "mnode"}, "spec": {}, "status": {}})
+        self.agent = None
+
+    def tearDown(self):
+        if self.agent and self.agent.proc.poll() is None:
+            self.agent.stop()
+        self.api.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, server):
+        self.agent = Agent("--bpf", "off", "--imds", "off", "--api", "on", "--api-server", server, "--token-file",
+                           self.api.token_file, "--ca-file", self.api.ca_file, "--metrics-addr", "127.0.0.1:0",
+                           node="mnode").start()
+        m = re.search(r"/metrics on 127\.0\.0\.1:0 \(port (\d+)\)", self.agent.log())
+        self.assertIsNotNone(m, self.agent.log())
+        return int(m.group(1))
+
+    def test_probes_and_counters(self):
+        port = self.start(self.api.url)
+        self.assertEqual(get(port, "/healthz"), (200, "ok\n"))
+        deadline = time.time() + 10
+        while get(port, "/readyz")[0] != 200 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(get(port, "/readyz"), (200, "ready\n"))
+        status, text = get(port, "/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(text, r'nodetrail_records_total\{type="agent.status"\} [1-9]')
+        self.assertRegex(text, r'nodetrail_api_lists_total\{resource="pods"\} [1-9]')
+        self.assertIn('nodetrail_dropped_total{stage="writer"} 0', text)
+        self.assertIn("nodetrail_ready 1", text)
+        # every sample line is "name{labels} value", every family has HELP and TYPE
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                self.assertRegex(line, r"^nodetrail_[a-z0-9_]+(\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\})? \d+$")
+        with open(self.api.token_file) as f:
+            self.assertNotIn(f.read().strip(), text)
+        # read-only and only these paths
+        self.assertEqual(get(port, "/metrics", "POST")[0], 405)
+        self.assertEqual(get(port, "/debug")[0], 404)
+
+    def test_not_ready_until_the_api_answers(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = f"https://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
+        port = self.start(dead)
+        status, body = get(port, "/readyz")
+        self.assertEqual(status, 503)
+        self.assertIn("first list", body)
+        self.assertEqual(get(port, "/healthz")[0], 200)
+
+    def test_connections_bounded(self):
+        port = self.start(self.api.url)
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(12)]
+        time.sleep(0.5)
+        # clients that never send a request do not lock the kubelet's probe out: the oldest are evicted
+        self.assertEqual(get(port, "/healthz")[0], 200)
+        for s in idle:
+            s.close()
+        time.sleep(0.3)
+        status, text = get(port, "/metrics")
+        self.assertEqual(status, 200)
+        refused = int(re.search(r"nodetrail_metrics_refused_total (\d+)", text).group(1))
+        self.assertGreaterEqual(refused, 12 + 1 - 8)
+
+
+if __name__ == "__main__":
+    unittest.main()
