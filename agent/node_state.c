@@ -31,6 +31,7 @@ struct node_state {
 	bool interruption_open;
 	int64_t interruption_notice_ns;
 	int64_t interruption_deadline_ns;
+	bool interruption_deadline_exact; /* the instance's own time, not notice + 120 s */
 	char interruption_source[16];
 	struct node_state_stats stats;
 };
@@ -195,10 +196,20 @@ void node_state_interruption(struct node_state *ns, const char *source, const ch
 	struct record r = { 0 };
 	cJSON *o;
 
-	if (ns->interruption_open)
-		return; /* the first notice opens it; later ones are the same interruption */
+	if (ns->interruption_open) {
+		/* the first notice opens it; later ones are the same interruption, but
+		 * the instance's own time (IMDS) beats the estimate of notice + 120 s */
+		if (deadline_ns && deadline_ns != ns->interruption_deadline_ns && !ns->interruption_deadline_exact) {
+			ns->interruption_deadline_ns = deadline_ns;
+			ns->interruption_deadline_exact = true;
+			if (ns->opts.on_interruption)
+				ns->opts.on_interruption(ns->opts.on_pod_ctx, ns->interruption_notice_ns, deadline_ns);
+		}
+		return;
+	}
 	ns->interruption_open = true;
 	ns->interruption_notice_ns = notice_ns ? notice_ns : now_ns();
+	ns->interruption_deadline_exact = deadline_ns != 0;
 	if (!deadline_ns)
 		deadline_ns = ns->interruption_notice_ns + NOTICE_TO_DEADLINE_NS;
 	ns->interruption_deadline_ns = deadline_ns;
@@ -698,6 +709,7 @@ cJSON *node_state_checkpoint(const struct node_state *ns)
 		cJSON_AddNumberToObject(o, "notice_ns", (double)ns->interruption_notice_ns);
 		cJSON_AddNumberToObject(o, "deadline_ns", (double)ns->interruption_deadline_ns);
 		cJSON_AddStringToObject(o, "source", ns->interruption_source);
+		cJSON_AddBoolToObject(o, "deadline_exact", ns->interruption_deadline_exact);
 	}
 	return doc;
 }
@@ -745,6 +757,7 @@ int node_state_restore(struct node_state *ns, const cJSON *doc)
 			ns->interruption_notice_ns = json_int(notice, 0, INT64_C(1) << 62, 0);
 			ns->interruption_deadline_ns = json_int(deadline, 0, INT64_C(1) << 62, 0);
 			snprintf(ns->interruption_source, sizeof(ns->interruption_source), "%s", source ? source : "");
+			ns->interruption_deadline_exact = cJSON_IsTrue(cJSON_GetObjectItem(intr, "deadline_exact"));
 			if (ns->opts.on_interruption)
 				ns->opts.on_interruption(ns->opts.on_pod_ctx, ns->interruption_notice_ns,
 							 ns->interruption_deadline_ns);

@@ -133,7 +133,7 @@ def main():
         time.sleep(0.5)
         deadline = float(int(time.time()) + 7)  # IMDS gives whole seconds
         imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline)))
-        time.sleep(1.0)
+        agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=5, what="the interruption")
         node = api.objects["nodes"][("", NODE)]
         node["spec"]["taints"] = [{"key": "aws-node-termination-handler/spot-itn", "value": "spot-itn-8a1f",
                                    "effect": "NoSchedule"}]

@@ -257,6 +257,39 @@ static void test_pod_evicted_by_kubelet(void **state)
 	cJSON_Delete(cond);
 }
 
+static int64_t armed_deadline;
+
+static void on_interruption(void *ctx, int64_t notice_ns, int64_t deadline_ns)
+{
+	armed_deadline = deadline_ns;
+	(*(int *)ctx)++;
+}
+
+/* NTH's taint opens the interruption (deadline: notice + 120 s); IMDS's notice with the instance's own
+ * time comes a second later and sets the deadline, without a second node.interruption */
+static void test_imds_time_beats_the_estimate(void **state)
+{
+	struct fx *f = *state;
+	struct node_state_options o = { 0 };
+	int calls = 0;
+
+	o.node = &f->node;
+	o.emit = capture;
+	o.emit_ctx = f;
+	o.on_interruption = on_interruption;
+	o.on_pod_ctx = &calls;
+	node_state_free(f->ns);
+	f->ns = node_state_new(&o);
+	node_state_interruption(f->ns, "taint", "spot", 1000000000000LL, 0, "aws-node-termination-handler/spot-itn");
+	assert_int_equal(armed_deadline, 1000000000000LL + 120000000000LL);
+	node_state_interruption(f->ns, "imds", "spot", 1001000000000LL, 1030000000000LL, "terminate");
+	assert_int_equal(calls, 2);
+	assert_int_equal(armed_deadline, 1030000000000LL);
+	node_state_interruption(f->ns, "event", "spot", 1002000000000LL, 0, "SpotInterruption");
+	assert_int_equal(calls, 2);
+	assert_int_equal(count_type(f, "node.interruption"), 1);
+}
+
 /* NTH drains a spot node through the Eviction API: the cause is the interruption */
 static void test_pod_drained_by_interruption(void **state)
 {
@@ -467,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pod_evicted_by_kubelet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_evicted_status_then_deleted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imds_time_beats_the_estimate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_objects_counted, setup, teardown),
