@@ -21,7 +21,7 @@ AGENT_OBJ = $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all bpf agent test unit integration bench deps clean help asan demo fuzz
+.PHONY: all bpf agent test unit integration bench deps clean help asan demo fuzz test-kernels
 
 all: $(BUILD)/nodetrail
 
@@ -33,6 +33,7 @@ help:
 	@echo "make unit         unit tests only"
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
 	@echo "make demo         the agent plus a few scripted runc containers (root)"
+	@echo "make test-kernels the kernel scenarios in a qemu VM: Debian's 6.1 kernel, pure cgroup v2 (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
 	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
 
@@ -79,6 +80,9 @@ test: deps
 demo: deps
 	$(MAKE) all
 	./tests/demo.sh $(BUILD)/nodetrail
+
+test-kernels: $(BUILD)/nodetrail
+	./tests/vm/run.sh $(BUILD)/nodetrail
 
 $(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS)

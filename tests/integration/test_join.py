@@ -135,6 +135,74 @@ class KernelApiJoin(unittest.TestCase):
         self.assertGreaterEqual(k["stop_s"], 1.9)
         self.assertIn("1 SIGKILLed after the grace period", r["summary"])
 
+    def test_crash_loop_of_three_restarts(self):
+        """One container of one pod exits 1 three times; the kubelet backs off. Each exit is one joined
+        record with its restart count and the series before it."""
+        pod_uid, series, finished = None, [], []
+        for n in range(1, 4):
+            c = self.run_container(["sh", "-c", "exit 1"], pod_uid=pod_uid)
+            pod_uid = c.pod_uid
+            series.append(c)
+            running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": n - 1,
+                       "state": {"running": {}}}
+            if n > 1:
+                running["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": finished[-1],
+                                                       "containerID": "containerd://" + series[-2].id}}
+            self.api.upsert("pods", self.pod(c, "crashy-1", running))
+            c.start()
+            self.assertTrue(c.wait())
+            finished.append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            waiting = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": n,
+                       "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                       "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": finished[-1],
+                                                    "containerID": "containerd://" + c.id}}}
+            self.api.upsert("pods", self.pod(c, "crashy-1", waiting))
+            self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
+                                what=f"exit {n}")
+        recs = [r for r in self.agent.records() if r["type"] == "container.exited"
+                and r.get("pod", {}).get("name") == "crashy-1"]
+        self.assertEqual([r["api"]["restart_count"] for r in recs], [1, 2, 3])
+        self.assertEqual([r["sources"] for r in recs], [["kernel", "api"]] * 3)
+        self.assertEqual([len(r["api"]["crash_loop"]["previous_exits"]) for r in recs], [0, 1, 2])
+        self.assertTrue(all(r["api"]["crash_loop"]["back_off"] for r in recs))
+        self.assertIn(f"restart #3, exit 3 of a series since {finished[0][:-1]}", recs[2]["summary"])
+        self.assertTrue(recs[2]["summary"].endswith("Z, CrashLoopBackOff"), recs[2]["summary"])
+
+    def evict(self, name, script, reason, stop):
+        c = self.run_container(["sh", "-c", script])
+        running = {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 0, "state": {"running": {}}}
+        self.api.upsert("pods", self.pod(c, name, running))
+        c.start()
+        time.sleep(0.3)
+        p = self.pod(c, name, running)
+        p["metadata"].update({"deletionTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "deletionGracePeriodSeconds": 30})
+        p["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True", "reason": reason}]
+        self.api.upsert("pods", p)
+        c.kill("TERM")
+        self.assertTrue(c.wait())
+        p["status"]["containerStatuses"] = [{"name": "app", "containerID": "containerd://" + c.id, "state": {
+            "terminated": {"exitCode": stop, "reason": "Completed" if stop == 0 else "Error",
+                           "containerID": "containerd://" + c.id}}}]
+        self.api.upsert("pods", p)
+        time.sleep(0.3)
+        self.api.delete("pods", "shop", name)
+        return self.agent.wait_for(lambda r: r["type"] == "pod.terminated" and r["pod"]["name"] == name,
+                                   what="pod.terminated")
+
+    def test_graceful_eviction(self):
+        r = self.evict("calm-1", "trap 'exit 0' TERM; while true; do sleep 0.2; done", "EvictionByEvictionAPI", 0)
+        self.assertEqual(r["api"]["cause"], "evicted")
+        self.assertEqual(r["kernel"]["containers"][0]["verdict"], "graceful")
+        self.assertIn("kernel: 1 of 1 container stopped gracefully", r["summary"])
+
+    def test_preemption(self):
+        r = self.evict("batch-1", "trap 'exit 143' TERM; while true; do sleep 0.2; done", "PreemptionByScheduler", 143)
+        self.assertEqual(r["api"]["cause"], "preempted")
+        self.assertEqual(r["kernel"]["containers"][0]["verdict"], "graceful")
+        self.assertEqual(r["kernel"]["containers"][0]["exit_code"], 143)
+        self.assertIn("terminated: preempted (PreemptionByScheduler)", r["summary"])
+
     def test_pod_started_timeline(self):
         c = self.run_container(["sh", "-c", "sleep 30"])
         scheduled = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
