@@ -8,6 +8,7 @@
 
 #include "nodetrail/http.h"
 #include "nodetrail/imds.h"
+#include "nodetrail/writer.h"
 #include "nodetrail/log.h"
 
 #define TOKEN_TTL_S 21600
@@ -139,19 +140,36 @@ static void apply_identity(struct imds *m, enum imds_query q, const char *v)
 	}
 }
 
-static void apply_spot_action(struct imds *m, const char *body)
+int imds_parse_spot_action(const char *body, struct imds_notice *ret)
 {
 	cJSON *o = cJSON_Parse(body);
 	const char *action = cJSON_GetStringValue(cJSON_GetObjectItem(o, "action"));
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItem(o, "time"));
+	int r = -EINVAL;
 
-	if (action && when) {
-		set_field(m->stats.spot_action, sizeof(m->stats.spot_action), action);
-		node_state_interruption(m->opts.state, "imds", "spot", real_ns(), node_state_parse_time(when), action);
-	} else {
-		m->stats.errors++;
+	memset(ret, 0, sizeof(*ret));
+	if (action && *action && when) {
+		set_field(ret->what, sizeof(ret->what), action);
+		ret->time_ns = node_state_parse_time(when);
+		r = 0;
 	}
 	cJSON_Delete(o);
+	return r;
+}
+
+int imds_parse_rebalance(const char *body, struct imds_notice *ret)
+{
+	cJSON *o = cJSON_Parse(body);
+	const char *when = cJSON_GetStringValue(cJSON_GetObjectItem(o, "noticeTime"));
+	int r = -EINVAL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (when && (ret->time_ns = node_state_parse_time(when))) {
+		set_field(ret->what, sizeof(ret->what), "rebalance");
+		r = 0;
+	}
+	cJSON_Delete(o);
+	return r;
 }
 
 /* "21 Jan 2019 09:00:43 GMT", the format IMDS uses for maintenance windows */
@@ -159,27 +177,58 @@ static int64_t parse_imds_time(const char *s)
 {
 	struct tm tm = { 0 };
 
+	time_t t;
+
 	if (!s || !strptime(s, "%d %b %Y %H:%M:%S", &tm))
 		return 0;
-	return (int64_t)timegm(&tm) * 1000000000LL;
+	t = timegm(&tm);
+	/* found by fuzz_imds: a year past 2262 overflowed the ns */
+	return t < 0 || t > 9000000000LL ? 0 : (int64_t)t * 1000000000LL;
+}
+
+int imds_parse_maintenance(const char *body, struct imds_notice *ret)
+{
+	cJSON *list = cJSON_Parse(body), *e, *events;
+	int r = cJSON_IsArray(list) ? 0 : -EINVAL;
+
+	memset(ret, 0, sizeof(*ret));
+	events = r == 0 ? list : NULL;
+	cJSON_ArrayForEach(e, events) {
+		const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(e, "State"));
+		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(e, "Code"));
+
+		if (!cJSON_IsObject(e) || (state && (!strcmp(state, "canceled") || !strcmp(state, "completed"))))
+			continue;
+		set_field(ret->what, sizeof(ret->what), code ? code : "scheduled maintenance");
+		ret->time_ns = parse_imds_time(cJSON_GetStringValue(cJSON_GetObjectItem(e, "NotBefore")));
+		r = 1;
+		break;
+	}
+	cJSON_Delete(list);
+	return r;
+}
+
+static void apply_spot_action(struct imds *m, const char *body)
+{
+	struct imds_notice n;
+
+	if (imds_parse_spot_action(body, &n) < 0) {
+		m->stats.errors++;
+		return;
+	}
+	set_field(m->stats.spot_action, sizeof(m->stats.spot_action), n.what);
+	node_state_interruption(m->opts.state, "imds", "spot", real_ns(), n.time_ns, n.what);
 }
 
 static void apply_maintenance(struct imds *m, const char *body)
 {
-	cJSON *list = cJSON_Parse(body), *e;
+	struct imds_notice n;
+	int r = imds_parse_maintenance(body, &n);
 
-	cJSON_ArrayForEach(e, list) {
-		const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(e, "State"));
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(e, "Code"));
-
-		if (state && (!strcmp(state, "canceled") || !strcmp(state, "completed")))
-			continue;
-		node_state_interruption(m->opts.state, "imds", "maintenance", real_ns(),
-					parse_imds_time(cJSON_GetStringValue(cJSON_GetObjectItem(e, "NotBefore"))),
-					code ? code : "scheduled maintenance");
-		break;
-	}
-	cJSON_Delete(list);
+	if (r < 0)
+		m->stats.errors++;
+	else if (r > 0)
+		node_state_interruption(m->opts.state, "imds", "maintenance", real_ns(), n.time_ns, n.what);
 }
 
 static void on_done(void *ctx, int curl_code, long status, const char *err)
@@ -238,11 +287,20 @@ static void on_done(void *ctx, int curl_code, long status, const char *err)
 	case Q_SPOT_ACTION:
 		apply_spot_action(m, body);
 		break;
-	case Q_REBALANCE:
-		if (!m->stats.rebalance_notice[0])
-			log_warn("IMDS: rebalance recommendation (%s): a spot interruption is more likely soon", body);
-		set_field(m->stats.rebalance_notice, sizeof(m->stats.rebalance_notice), body);
+	case Q_REBALANCE: {
+		struct imds_notice n;
+		char when[32];
+
+		if (imds_parse_rebalance(body, &n) < 0) {
+			m->stats.errors++;
+			break;
+		}
+		writer_format_time(n.time_ns, when);
+		if (strcmp(m->stats.rebalance_notice, when) != 0)
+			log_warn("IMDS: rebalance recommendation at %s: a spot interruption is more likely soon", when);
+		snprintf(m->stats.rebalance_notice, sizeof(m->stats.rebalance_notice), "%s", when);
 		break;
+	}
 	case Q_MAINTENANCE:
 		apply_maintenance(m, body);
 		break;

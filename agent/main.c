@@ -400,7 +400,8 @@ static void save_checkpoint(struct agent *a, bool force)
 	cJSON *doc, *o;
 	int r;
 
-	a->checkpoint_due_ns = now_realtime_ns() + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL;
+	/* less a little: the 1 s tick that checks it must not miss it by a hair */
+	a->checkpoint_due_ns = now_realtime_ns() + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL - 200000000LL;
 	if (!force && a->changes == a->changes_saved)
 		return;
 	doc = cJSON_CreateObject();

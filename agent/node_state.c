@@ -63,9 +63,13 @@ int64_t node_state_parse_time(const char *s)
 	if (*p == '+' || *p == '-') {
 		int hh = 0, mm = 0;
 
-		if (sscanf(p + 1, "%d:%d", &hh, &mm) == 2)
-			t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh < 0 || hh > 23 || mm < 0 || mm > 59)
+			return 0; /* found by fuzz_imds: a huge offset overflowed */
+		t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
 	}
+	/* ns since the epoch fit in int64 until 2262: anything outside is not a time we can use */
+	if (t < 0 || t > 9000000000LL)
+		return 0;
 	return (int64_t)t * 1000000000LL + ns;
 }
 

@@ -13,6 +13,20 @@
 
 struct http;
 
+/* An IMDS notice, parsed from the body of its answer (pure: no I/O). */
+struct imds_notice {
+	char what[64];                /* spot action ("terminate", "stop", ...) or maintenance code */
+	int64_t time_ns;              /* when it takes effect (CLOCK_REALTIME), 0 if not given */
+};
+
+/* spot/instance-action: {"action": ..., "time": RFC 3339}. 0, or -EINVAL. */
+int imds_parse_spot_action(const char *body, struct imds_notice *ret);
+/* events/recommendations/rebalance: {"noticeTime": RFC 3339}. 0, or -EINVAL. */
+int imds_parse_rebalance(const char *body, struct imds_notice *ret);
+/* events/maintenance/scheduled: a list; the first event neither canceled nor
+ * completed. 1 when there is one, 0 when none, -EINVAL if not a list. */
+int imds_parse_maintenance(const char *body, struct imds_notice *ret);
+
 struct imds_options {
 	const char *endpoint;         /* http://169.254.169.254 */
 	enum config_mode mode;        /* auto: off when unreachable; on: keep trying */

@@ -76,7 +76,8 @@ void node_state_each_pod(const struct node_state *ns, void (*cb)(void *ctx, cons
 void node_state_get_stats(const struct node_state *ns, struct node_state_stats *ret);
 const char *kube_resource_name(enum kube_resource res);
 
-/* RFC 3339 (Kubernetes timestamps, second or finer) to ns since the epoch; 0 if unparsable */
+/* RFC 3339 (Kubernetes timestamps, second or finer) to ns since the epoch; 0 if unparsable or
+ * outside 1970..2255 */
 int64_t node_state_parse_time(const char *rfc3339);
 
 #endif

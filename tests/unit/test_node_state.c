@@ -485,6 +485,11 @@ static void test_parse_time(void **state)
 	assert_int_equal(node_state_parse_time("1970-01-01T00:00:01Z"), 1000000000LL);
 	assert_int_equal(node_state_parse_time("2023-12-24T13:37:16.335172Z") % 1000000000LL, 335172000);
 	assert_int_equal(node_state_parse_time("garbage"), 0);
+	/* found by fuzz_imds: years whose ns do not fit in int64 */
+	assert_int_equal(node_state_parse_time("6685-09-18T08:22:00Z"), 0);
+	assert_int_equal(node_state_parse_time("1013-11-24T08:20:00Z"), 0);
+	assert_int_equal(node_state_parse_time("2026-11-24T08:20:00+77737777:00"), 0);
+	assert_int_equal(node_state_parse_time("1970-01-01T01:00:01+01:00"), 1000000000LL);
 	assert_int_equal(node_state_parse_time(""), 0);
 }
 

@@ -33,7 +33,8 @@ deb=$(ls -t "$VM"/linux-image-"$SERIES".*-cloud-amd64-unsigned_*.deb 2>/dev/null
 if [ -z "$deb" ]; then
 	pkg=$(apt-cache search --names-only "^linux-image-$SERIES\\.[0-9.-]+-cloud-amd64-unsigned\$" 2>/dev/null |
 		awk '{print $1}' | sort -V | while read -r p; do
-			apt-cache policy "$p" | grep -q 'Candidate: [0-9]' && echo "$p"
+			# (no grep -q: under pipefail its early exit would fail the pipe)
+			[ -n "$(apt-cache policy "$p" | sed -n 's/^ *Candidate: \([0-9]\)/\1/p')" ] && echo "$p"
 		done | tail -1)
 	[ -n "$pkg" ] || skip "no linux-image-$SERIES.*-cloud-amd64-unsigned package in the apt sources"
 	echo "vm: fetching $pkg"
