@@ -93,6 +93,8 @@ bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	@mkdir -p $(BUILD)/bench
 	$(BUILD)/bench-correlator $(BUILD)/bench/correlator.json
 	python3 tests/bench/churn.py $(BUILD)/nodetrail
+	python3 tests/bench/ringbuf_burst.py $(BUILD)/nodetrail
+	python3 tests/bench/startup.py $(BUILD)/nodetrail
 
 # libFuzzer: the agent's sources built again with clang's coverage instrumentation
 FUZZ_SECONDS ?= 60

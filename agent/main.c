@@ -253,7 +253,7 @@ static void emit_status(struct agent *a, const char *state)
 	struct writer_stats ws;
 	char summary[768];
 	struct record r;
-	cJSON *o, *drops;
+	cJSON *o, *drops, *events;
 	uint64_t per_type[8] = { 0 }, total = 0;
 
 	o = cJSON_CreateObject();
@@ -284,6 +284,11 @@ static void emit_status(struct agent *a, const char *state)
 			total += per_type[i];
 		}
 		cJSON_AddNumberToObject(o, "malformed_events", (double)probes_malformed(a->probes));
+		probes_received(a->probes, per_type);
+		events = cJSON_AddObjectToObject(o, "ringbuf_events");
+		for (int i = 1; events && i < 7; i++)
+			cJSON_AddNumberToObject(events, type_names[i], (double)per_type[i]);
+		probes_drops(a->probes, per_type);
 		cJSON_AddNumberToObject(o, "kernel_map_full", (double)per_type[NT_DROP_MAP_FULL]);
 	}
 	add_api_status(a, o);
@@ -866,6 +871,12 @@ static void render_metrics(void *ctx, FILE *out)
 		fprintf(out, "nodetrail_dropped_total{stage=\"kernel_map\"} %llu\n", (unsigned long long)per_type[NT_DROP_MAP_FULL]);
 		fprintf(out, "nodetrail_dropped_total{stage=\"malformed_event\"} %llu\n",
 			(unsigned long long)probes_malformed(a->probes));
+		probes_received(a->probes, per_type);
+		fprintf(out, "# HELP nodetrail_kernel_events_total Events read from the ring buffer, by type\n"
+			     "# TYPE nodetrail_kernel_events_total counter\n");
+		for (int i = 1; i < 7; i++)
+			fprintf(out, "nodetrail_kernel_events_total{event=\"%s\"} %llu\n", events[i],
+				(unsigned long long)per_type[i]);
 	}
 	fprintf(out, "nodetrail_dropped_total{stage=\"cgroup_map\"} %llu\n",
 		(unsigned long long)(cs.cgroups_dropped + cs.containers_dropped));

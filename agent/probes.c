@@ -20,6 +20,7 @@ struct probes {
 	void *ctx;
 	const char *attach_mode;
 	uint64_t malformed;
+	uint64_t received[8];     /* samples handed on, by event type */
 	/* an aligned copy of the sample: ring-buffer memory is only 8-byte aligned
 	 * and the callback must not see memory the kernel may reuse */
 	union {
@@ -55,6 +56,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	memcpy(&p->buf, data, hdr->size);
+	p->received[hdr->type < 8 ? hdr->type : 0]++;
 	p->cb(p->ctx, &p->buf.hdr);
 	return 0;
 }
@@ -286,6 +288,11 @@ int probes_drops(const struct probes *p, uint64_t ret_per_type[8])
 	}
 	free(vals);
 	return 0;
+}
+
+void probes_received(const struct probes *p, uint64_t ret_per_type[8])
+{
+	memcpy(ret_per_type, p->received, sizeof(p->received));
 }
 
 uint64_t probes_malformed(const struct probes *p)

@@ -46,6 +46,9 @@ int probes_untrack(struct probes *p, uint64_t cgroup_id);
 int probes_drops(const struct probes *p, uint64_t ret_per_type[8]);
 /* Events whose size did not match their header, rejected by user space. */
 uint64_t probes_malformed(const struct probes *p);
+/* Samples read from the ring buffer and handed on, per event type (index
+ * enum nt_event_type, 8 entries): with probes_drops, what the kernel produced. */
+void probes_received(const struct probes *p, uint64_t ret_per_type[8]);
 
 /* "tp_btf" or "raw_tp" */
 const char *probes_attach_mode(const struct probes *p);

@@ -31,6 +31,7 @@ class IMDS:
         self.rebalance = None
         self.maintenance = []
         self.fail = []
+        self.delay = 0.0  # seconds before each GET is answered (slow or hanging IMDS)
         self.counters = {"requests": 0, "unauthorized": 0, "tokens": 0}
         self.lock = threading.Lock()
         handler = self._handler()
@@ -89,6 +90,8 @@ class IMDS:
 
             def do_GET(self):
                 imds.counters["requests"] += 1
+                if imds.delay:
+                    time.sleep(imds.delay)
                 if imds.fail:
                     return self.reply(imds.fail.pop(0), "error")
                 token = self.headers.get("X-aws-ec2-metadata-token", "")

@@ -181,6 +181,15 @@ class KubeAPI:
     def blackhole(self, seconds):
         self.blackhole_until = time.time() + seconds
 
+    def down(self, seconds):
+        """The API server unavailable: 503 to every request, open watches cut, for this long."""
+        self.down_until = time.time() + seconds
+        self.drop_watches()
+
+    def slow(self, seconds):
+        """Each list answered after this delay."""
+        self.list_delay = seconds
+
     def inject_raw(self, resource, line):
         for w in list(self.watches):
             if w.resource == resource:
@@ -226,6 +235,9 @@ class KubeAPI:
                     return self.status(401, "Unauthorized", "Unauthorized")
                 if api.fail:
                     return self.status(api.fail.pop(0), "InternalError", "injected failure")
+                if time.time() < getattr(api, "down_until", 0):
+                    api.counters["refused_down"] = api.counters.get("refused_down", 0) + 1
+                    return self.status(503, "ServiceUnavailable", "the API server is down")
                 parts = u.path.strip("/").split("/")
                 if self.discovery(parts):
                     return
@@ -242,6 +254,7 @@ class KubeAPI:
                 verb = "watch" if q.get("watch") in ("1", "true") else "list"
                 api.counters[verb][resource] = api.counters[verb].get(resource, 0) + 1
                 if verb == "list":
+                    time.sleep(getattr(api, "list_delay", 0))
                     return self.list(resource, selector)
                 return self.watch(resource, selector, q)
 

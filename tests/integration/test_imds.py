@@ -48,6 +48,43 @@ class Imds(unittest.TestCase):
         self.assertEqual(len([x for x in self.agent.records() if x["type"] == "node.interruption"]), 1)
 
 
+class ImdsFaults(unittest.TestCase):
+    """500s, answers slower than the agent waits, and a notice that comes, goes and comes back: the
+    agent counts the errors, keeps polling, and reports one interruption."""
+
+    def setUp(self):
+        self.imds = IMDS()
+        self.agent = Agent("--bpf", "off", "--api", "off", "--imds", "on", "--imds-endpoint", self.imds.url,
+                           "--imds-poll", "1", "--status-interval", "1").start()
+        self.agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["identity"],
+                            what="IMDS identity")
+
+    def tearDown(self):
+        rc, _ = self.agent.stop()
+        self.imds.close()
+        self.assertEqual(rc, 0)
+
+    def test_errors_timeouts_and_flapping(self):
+        self.imds.fail_next(3, 500)
+        self.imds.delay = 2.5  # over the agent's 2 s request timeout
+        time.sleep(4)
+        self.imds.delay = 0
+        st = self.agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["errors"] >= 2,
+                                 what="IMDS errors counted")
+        self.assertEqual(st["agent"]["imds"]["mode"], "on")  # --imds on: errors never turn it off
+        first = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+        self.imds.set_spot_action("terminate", first)
+        self.agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=6, what="node.interruption")
+        self.imds.spot_action = None  # withdrawn: 404 again
+        self.agent.wait_for(lambda r: r["type"] == "agent.status" and not r["agent"]["imds"].get("spot_action"),
+                            timeout=6, what="the notice withdrawn")
+        self.imds.set_spot_action("terminate", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 90)))
+        time.sleep(2.5)
+        ints = [r for r in self.agent.records() if r["type"] == "node.interruption"]
+        self.assertEqual(len(ints), 1, [r["summary"] for r in ints])
+        self.assertEqual(ints[0]["imds"]["deadline"][:19], first[:19])
+
+
 class ImdsOffEc2(unittest.TestCase):
     def test_auto_turns_off_fast(self):
         s = socket.socket()
