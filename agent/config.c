@@ -88,6 +88,13 @@ static const struct option_def options[] = {
 	  "CloudWatch Embedded Metric Format in counted records (OOM kills, evictions, non-graceful terminations, "
 	  "interruptions): off, cluster ([ClusterName], [ClusterName, NodeGroup]) or node (also [ClusterName, "
 	  "NodeName, InstanceId]: one billed metric per node)", STR(emf), "off|cluster|node" },
+	{ "exec-args", "NODETRAIL_EXEC_ARGS", "off",
+	  "arguments in container.exec records: off (command name and path only), on (values of NAME=VALUE and "
+	  "--NAME VALUE redacted when NAME looks like a secret, and --exec-args-redact matches)", STR(exec_args),
+	  "off|on" },
+	{ "exec-args-redact", "NODETRAIL_EXEC_ARGS_REDACT", "",
+	  "with --exec-args on: a POSIX extended regular expression; matching arguments are redacted whole",
+	  STR(exec_args_redact), NULL },
 	{ "metrics-addr", "NODETRAIL_METRICS_ADDR", "",
 	  "serve GET /healthz, /readyz and /metrics (Prometheus) on host:port, e.g. 127.0.0.1:9808 (empty: off)",
 	  STR(metrics_addr), NULL },

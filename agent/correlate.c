@@ -937,6 +937,9 @@ static void emit_exec(struct correlator *c, const struct cgroup_entry *e, const 
 	cJSON_AddNumberToObject(k, "ppid", ev->ppid);
 	cJSON_AddStringToObject(k, "comm", ev->comm);
 	cJSON_AddStringToObject(k, "exe", ev->filename);
+	if (c->opts.exec_args && ev->args_len)
+		cJSON_AddItemToObject(k, "args", record_exec_args(ev->args, ev->args_len < NT_ARGS_LEN ? ev->args_len : NT_ARGS_LEN,
+								  c->opts.exec_args_redact));
 	cJSON_AddNumberToObject(k, "uid", ev->uid);
 	snprintf(what, sizeof(what), "had %s (pid %u, uid %u) exec'd into it from outside", ev->comm, ev->hdr.tgid,
 		 ev->uid);

@@ -4,6 +4,7 @@
  *     -> record encoder -> writer (CRI lines) */
 #include <errno.h>
 #include <glob.h>
+#include <regex.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -71,6 +72,8 @@ struct agent {
 	uint64_t records_dropped;
 	uint64_t records_by_type[RECORD_TYPES + 1]; /* the last one: any other */
 	struct metrics_server *metrics;
+	regex_t exec_args_redact;
+	bool exec_args_redact_set;
 	/* the checkpoint in the state dir */
 	uint64_t changes;               /* inputs and records since start: a save is due when it moved */
 	uint64_t changes_saved;
@@ -716,6 +719,17 @@ static int setup(struct agent *a)
 	a->loop = loop_new();
 	if (!a->loop)
 		return -ENOMEM;
+	if (a->cfg.exec_args_redact[0]) {
+		char msg[256];
+
+		r = regcomp(&a->exec_args_redact, a->cfg.exec_args_redact, REG_EXTENDED | REG_NOSUB);
+		if (r != 0) {
+			regerror(r, &a->exec_args_redact, msg, sizeof(msg));
+			log_error("--exec-args-redact '%s': %s", a->cfg.exec_args_redact, msg);
+			return -EINVAL;
+		}
+		a->exec_args_redact_set = true;
+	}
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	a->start_ns = now_realtime_ns();
 	a->node.cluster_name = a->cfg.cluster_name;
@@ -763,6 +777,7 @@ static int setup(struct agent *a)
 		po.cgroup_map_max = a->cfg.cgroup_map_max;
 		po.try_tp_btf = strcmp(a->cfg.attach, "raw_tp") != 0;
 		po.try_raw_tp = strcmp(a->cfg.attach, "tp_btf") != 0;
+		po.capture_args = strcmp(a->cfg.exec_args, "on") == 0;
 		r = probes_new(&po, on_kernel_event, a, &a->probes, a->bpf_reason, sizeof(a->bpf_reason));
 		if (r < 0 && a->cfg.bpf == CONFIG_ON) {
 			log_error("eBPF required (--bpf on) but unavailable: %s", a->bpf_reason);
@@ -798,6 +813,8 @@ static int setup(struct agent *a)
 	co.mode = &a->mode;
 	co.probes = a->probes;
 	co.bpf_off = !a->probes;
+	co.exec_args = strcmp(a->cfg.exec_args, "on") == 0;
+	co.exec_args_redact = a->exec_args_redact_set ? &a->exec_args_redact : NULL;
 	co.max_cgroups = a->cfg.cgroup_map_max;
 	co.emit = emit;
 	co.emit_ctx = a;
@@ -1025,6 +1042,8 @@ int main(int argc, char **argv)
 	loop_free(a.loop);
 	record_ids_free(a.recent_ids);
 	cJSON_Delete(a.checkpoint);
+	if (a.exec_args_redact_set)
+		regfree(&a.exec_args_redact);
 	free(a.encode_buf);
 	return r < 0 ? 1 : 0;
 }

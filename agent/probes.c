@@ -150,6 +150,7 @@ static int open_load_attach(const struct probes_options *opts, bool btf, struct 
 	skel->rodata->target_hierarchy_id = opts->hierarchy_id;
 	skel->rodata->mark_victim_has_task = mark_victim_has_task();
 	skel->rodata->trace_all_execs = opts->trace_all_execs;
+	skel->rodata->capture_args = opts->capture_args;
 	skel->rodata->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	bpf_map__set_max_entries(skel->maps.nt_events, opts->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.nt_cgroups, opts->cgroup_map_max);

@@ -121,6 +121,11 @@ struct cred {
 	kuid_t uid;
 };
 
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+};
+
 struct task_struct {
 	unsigned int flags;
 	int exit_code;
@@ -134,6 +139,7 @@ struct task_struct {
 	char comm[16];
 	struct signal_struct *signal;
 	struct css_set *cgroups;
+	struct mm_struct *mm;
 };
 
 #pragma clang attribute pop

@@ -36,6 +36,8 @@ struct config {
 	uint32_t status_interval_s; /* agent.status period, 0 = only at start and stop */
 	char metrics_addr[128];   /* /healthz, /readyz, /metrics; "" = off */
 	char emf[16];             /* off, cluster, node */
+	char exec_args[8];        /* off, on: argv in container.exec (redacted) */
+	char exec_args_redact[256]; /* extra ERE of arguments to redact */
 	/* downward API (env only): name the output file */
 	char pod_name[254];
 	char pod_namespace[64];

@@ -23,6 +23,8 @@ struct correlate_options {
 	/* the API side, NULL without it; then kernel records go out at once */
 	const struct node_state *api;
 	uint32_t join_window_ms;      /* how long a container record waits for the API's status */
+	bool exec_args;               /* put the (redacted) arguments in container.exec */
+	const struct re_pattern_buffer *exec_args_redact; /* extra pattern, NULL for none */
 	record_emit_cb emit;
 	void *emit_ctx;
 };

@@ -15,6 +15,7 @@ struct probes_options {
 	uint32_t ringbuf_bytes;   /* ring buffer size, power of two */
 	uint32_t cgroup_map_max;  /* entries of the tracked-cgroup map */
 	bool trace_all_execs;     /* every exec in a container, not only first and outside */
+	bool capture_args;        /* argv of the execs reported (opt-in: --exec-args on) */
 	bool try_tp_btf;          /* attach tp_btf programs first */
 	bool try_raw_tp;          /* fall back to (or use only) raw tracepoints */
 };

@@ -87,6 +87,14 @@ void record_make_id(const char *type, const char *boot_id, uint64_t a, uint64_t 
 /* FNV-1a of a string, to put names into record_make_id */
 uint64_t record_hash_str(const char *s);
 
+/* argv of an exec (NUL-separated, as the kernel keeps it) as a JSON array of
+ * strings, with secrets redacted: the value of NAME=VALUE and of the word
+ * after a --NAME flag when NAME looks like a secret (password, secret, token,
+ * key, credential, auth), and any argument matching the operator's extra
+ * pattern (POSIX ERE, NULL for none) become "<redacted>". NULL on ENOMEM. */
+struct re_pattern_buffer;
+cJSON *record_exec_args(const char *raw, size_t len, const struct re_pattern_buffer *extra);
+
 /* A JSON number as an integer clamped to [min, max] (a double out of range
  * is undefined behaviour in C); def when v is not a number or is NaN. */
 int64_t json_int(const cJSON *v, int64_t min, int64_t max, int64_t def);

@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
@@ -63,6 +64,38 @@ class PlantedSecrets(unittest.TestCase):
         for secret in (self.token, SECRET_ARG, SECRET_ENV, SECRET_SPEC):
             self.assertNotIn(secret, text)  # ... the secrets are not
         self.assertNotIn("Authorization", agent.log())
+
+
+class ExecArgsOptIn(unittest.TestCase):
+    """--exec-args on: the arguments of an exec into a container are in its record, secrets redacted
+    by name (NAME=VALUE, --NAME VALUE) and by the operator's pattern."""
+
+    def setUp(self):
+        require_real_kernel(self.skipTest)
+        containers.kubelet_roots()
+        self.rootfs = containers.Rootfs()
+        self.c = None
+
+    def tearDown(self):
+        if self.c:
+            self.c.remove()
+        self.rootfs.remove()
+
+    def test_args_redacted(self):
+        agent = Agent("--exec-args", "on", "--exec-args-redact", "^pin-[0-9]+$").start()
+        self.c = containers.Container(self.rootfs, ["sh", "-c", "while true; do sleep 0.2; done"]).start()
+        time.sleep(0.3)
+        self.c.exec(["/bin/sh", "-c", "true", "--password", SECRET_ARG, f"API_TOKEN={SECRET_ENV}", "pin-4412",
+                     "--verbose"])
+        r = agent.wait_for(lambda r: r["type"] == "container.exec" and r["container"]["id"] == self.c.id,
+                           what="container.exec")
+        self.assertEqual(r["kernel"]["args"], ["/bin/sh", "-c", "true", "--password", "<redacted>",
+                                               "API_TOKEN=<redacted>", "<redacted>", "--verbose"])
+        rc, _ = agent.stop()
+        self.assertEqual(rc, 0)
+        text = "\n".join(agent.lines()) + agent.log()
+        for secret in (SECRET_ARG, SECRET_ENV, "pin-4412"):
+            self.assertNotIn(secret, text)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,13 @@ expect() {
 # the whole suite once per attach method: tp_btf, and the raw_tp fallback
 run_suite() {
 	attach=$1
+	# the second pass also captures exec arguments (opt-in): the verifier of this kernel sees that path
+	extra=""
+	args_expected='"exe":"/bin/true"'
+	if [ "$attach" = raw_tp ]; then
+		extra="--exec-args on"
+		args_expected='"args":["/bin/true","--token","<redacted>"]'
+	fi
 	rm -rf /out /state
 	mkdir -p /out /state
 	# a container already running when the agent starts (found by the startup scan)
@@ -101,7 +108,7 @@ run_suite() {
 	start_container $pre_id $pre_name
 
 	/vm/nodetrail --bpf on --api off --imds off --output-dir /out --state-dir /state --node-name vm-node \
-		--cluster-name vm --status-interval 0 --attach $attach 2>/run/agent.log &
+		--cluster-name vm --status-interval 0 --attach $attach $extra 2>/run/agent.log &
 	agent=$!
 	for i in $(seq 1 600); do records | grep -q '"state":"started"' && break; sleep 0.1; done
 	if records | grep -q '"state":"started"'; then
@@ -134,8 +141,8 @@ run_suite() {
 
 	# exec into a running container
 	set -- $(new_container cgroupfs sleep 30); id=$1 name=$2
-	start_container $1 $2; sleep 0.5; runc exec $name /bin/true
-	expect exec_into_container_$attach "$(wait_record $id container.exec)" '"exe":"/bin/true"'
+	start_container $1 $2; sleep 0.5; runc exec $name /bin/true --token s3cr3t
+	expect exec_into_container_$attach "$(wait_record $id container.exec)" '"exe":"/bin/true"' "$args_expected"
 	runc kill $name KILL; wait_stopped $name
 
 	# OOM with memory.oom.group: every process of the container is a victim, each one a record
