@@ -19,7 +19,7 @@ os.environ.setdefault("NODETRAIL_AGENT", os.path.abspath(sys.argv[1] if len(sys.
 import containers  # noqa: E402
 from agent import LINE_RE, Agent, missing_prerequisite  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ROUNDS = int(os.environ.get("ROUNDS", "7"))
 PER_ROUND = int(os.environ.get("PER_ROUND", "40"))
 
 
