@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS="make gcc clang llvm libclang-rt-dev bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config"
-TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio"
+TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio valgrind"
 
 missing_cmds() {
 	local m=""
