@@ -4,6 +4,7 @@
  *     -> record encoder -> writer (CRI lines) */
 #include <errno.h>
 #include <glob.h>
+#include <malloc.h>
 #include <regex.h>
 #include <signal.h>
 #include <stddef.h>
@@ -57,6 +58,7 @@ struct agent {
 	struct kube_client *kube;
 	struct imds *imds;
 	bool imds_off_reported;   /* the status record saying IMDS went off is out */
+	bool trimmed_after_sync;  /* the heap the first lists used is given back */
 	bool drain_pending;       /* a spot interruption is open: report the drain at its deadline */
 	int64_t drain_notice_ns, drain_deadline_ns;
 	char api_server[512];
@@ -451,8 +453,19 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct agent *a = data;
 
-	if (a->kube)
+	if (a->kube) {
 		kube_client_tick(a->kube);
+		if (!a->trimmed_after_sync) {
+			struct kube_client_stats ks;
+
+			kube_client_get_stats(a->kube, &ks);
+			if (ks.synced) {
+				/* the first lists' response bodies and parse trees are freed: return them */
+				malloc_trim(0);
+				a->trimmed_after_sync = true;
+			}
+		}
+	}
 	correlator_tick(a->correlator);
 	if (a->drain_pending && now_realtime_ns() >= a->drain_deadline_ns) {
 		correlator_flush(a->correlator);
@@ -478,6 +491,8 @@ static void on_status_timer(struct loop *loop, int fd, uint32_t events, void *da
 {
 	emit_status(data, "running");
 	flush(data);
+	/* relists and bursts leave freed heap behind: return it, so RSS tracks what is in use */
+	malloc_trim(0);
 }
 
 static void read_boot_id(char *buf, size_t len)
@@ -831,6 +846,8 @@ static int setup(struct agent *a)
 			log_info("startup scan: %d Kubernetes cgroups under %s", r, a->mode.dir);
 	}
 	restore_checkpoint(a);
+	/* loading the probes parsed the kernel's BTF (megabytes, freed since): give it back */
+	malloc_trim(0);
 	return 0;
 }
 

@@ -52,18 +52,25 @@ static uint64_t boot(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static long rss_kib(void)
+/* a field of /proc/self/status in KiB: VmRSS, or RssAnon (the private part, without library pages) */
+static long status_kib(const char *field)
 {
-	char line[256];
+	char line[256], fmt[64];
 	long kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
 
+	snprintf(fmt, sizeof(fmt), "%s: %%ld", field);
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+		if (sscanf(line, fmt, &kib) == 1)
 			break;
 	if (f)
 		fclose(f);
 	return kib;
+}
+
+static long rss_kib(void)
+{
+	return status_kib("VmRSS");
 }
 
 /* what main.c's emit does, minus the dedup set */
@@ -159,7 +166,7 @@ int main(int argc, char **argv)
 	struct record_node node = { .node_name = "bench-node", .cluster_name = "bench" };
 	static struct pod pods[PODS];
 	int64_t *lat = calloc(LIFECYCLES, sizeof(int64_t)), *base_lat = calloc(LIFECYCLES, sizeof(int64_t));
-	long rss_idle, rss_110 = 0, rss_at[LIFECYCLES / 1000 + 1];
+	long rss_idle, rss_110 = 0, rss_at[LIFECYCLES / 1000 + 1], anon_end;
 	uint64_t next_cg = 1000, base_records;
 	int64_t t0, t_pipeline, t_base;
 	size_t nlat = 0;
@@ -291,10 +298,12 @@ int main(int argc, char **argv)
 		printf("| records/s (%llu records, 110 pods on the node) | %.0f | %.0f | %.2f |\n",
 		       (unsigned long long)base_records, rps, base_rps, rps / base_rps);
 		printf("\n| RSS | KiB | ratio to 1,000 lifecycles |\n| --- | ---: | ---: |\n");
+		anon_end = status_kib("RssAnon");
 		printf("| idle | %ld | |\n| 110 pods running | %ld | |\n", rss_idle, rss_110);
 		for (int i = 1; i <= LIFECYCLES / 1000; i++)
 			printf("| after %d lifecycles | %ld | %.3f |\n", i * 1000, rss_at[i], (double)rss_at[i] / (double)rss_at[1]);
-		printf("\njoined %llu, unconfirmed %llu, pending now %llu, containers tracked now %llu\n",
+		printf("\nprivate (anonymous) RSS at the end: %ld KiB; the rest is shared library pages\n", anon_end);
+		printf("joined %llu, unconfirmed %llu, pending now %llu, containers tracked now %llu\n",
 		       (unsigned long long)cs.joined, (unsigned long long)cs.unconfirmed, (unsigned long long)cs.pending,
 		       (unsigned long long)cs.containers);
 		out = argc > 1 ? fopen(argv[1], "w") : NULL;
