@@ -1,4 +1,4 @@
-"""The API server down for most of a minute, then slow: the agent backs off (it does not hammer a
+"""The API server down for two minutes, then slow: the agent backs off (it does not hammer a
 struggling control plane), keeps running, and once the API answers again reports what changed while
 it was away (a pod deleted, an interruption taint), once."""
 import os
@@ -13,6 +13,7 @@ from agent import Agent  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
 
 NODE = "outage-node"
+OUTAGE_S = 125
 
 
 def pod(name):
@@ -39,17 +40,17 @@ class ApiOutage(unittest.TestCase):
 
     def test_down_then_slow(self):
         self.agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["api"].get("synced"), what="synced")
-        self.api.down(45)
+        self.api.down(OUTAGE_S)
         time.sleep(1)
         self.api.delete("pods", "shop", "b")
         node = self.api.objects["nodes"][("", NODE)]
         node["spec"]["taints"] = [{"key": "aws-node-termination-handler/spot-itn", "effect": "NoSchedule"}]
         self.api.upsert("nodes", node)
-        time.sleep(44)
+        time.sleep(OUTAGE_S - 1)
         refused = self.api.counters.get("refused_down", 0)
-        # three streams backing off from 0.8 s to 30 s: a handful of tries each, not hundreds
+        # three streams backing off from 0.8 s to 30 s (+-20%): about ten tries each, not thousands
         self.assertGreaterEqual(refused, 3)
-        self.assertLessEqual(refused, 30, refused)
+        self.assertLessEqual(refused, 45, refused)
         self.api.slow(2)  # and when it comes back, it is slow
         r = self.agent.wait_for(lambda r: r["type"] == "pod.terminated" and r["pod"]["name"] == "b", timeout=45,
                                 what="the pod deleted during the outage")
