@@ -16,6 +16,14 @@ BPF_SRC = bpf/lifecycle.bpf.c
 BPF_OBJ = $(BUILD)/bpf/$(ARCH)/lifecycle.bpf.o
 SKEL = $(BUILD)/lifecycle.skel.h
 
+# The shared fixtures (real-world data the tests read in place): beside this checkout, or beside the
+# repository it was cloned from; NODETRAIL_FIXTURES overrides.
+ifeq ($(origin NODETRAIL_FIXTURES),undefined)
+NODETRAIL_FIXTURES := $(firstword $(wildcard $(abspath ../shared/fixtures) \
+	$(abspath $(shell git config --get remote.origin.url 2>/dev/null)/../shared/fixtures)) $(abspath ../shared/fixtures))
+endif
+export NODETRAIL_FIXTURES
+
 AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_OBJ = $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -61,7 +69,7 @@ $(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libnodetrail.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(abspath ../shared/fixtures)"' -DDATA_DIR='"$(abspath tests/data)"' \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(NODETRAIL_FIXTURES)"' -DDATA_DIR='"$(abspath tests/data)"' \
 		-o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)

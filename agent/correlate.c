@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodetrail/clock.h"
 #include "nodetrail/correlate.h"
 #include "nodetrail/history.h"
 #include "nodetrail/probes.h"
@@ -140,11 +141,7 @@ struct correlator {
 
 int64_t correlate_boot_to_realtime(int64_t boot_ns)
 {
-	struct timespec rt, bt;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_BOOTTIME, &bt);
-	return boot_ns + (rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
+	return boot_ns + clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 }
 
 struct correlator *correlator_new(const struct correlate_options *opts)
@@ -160,13 +157,8 @@ struct correlator *correlator_new(const struct correlate_options *opts)
 	c->started = u64map_new(opts->max_cgroups);
 	c->series = u64map_new(opts->max_cgroups);
 	c->kernel_exits = record_ids_new(KERNEL_EXITS);
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		c->start_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
-		c->history_before_ns = c->start_ns;
-	}
+	c->start_ns = clock_ns(CLOCK_REALTIME);
+	c->history_before_ns = c->start_ns;
 	if (!c->cgroups || !c->containers || !c->started || !c->series || !c->kernel_exits) {
 		correlator_free(c);
 		return NULL;
@@ -219,22 +211,6 @@ static bool tgid_in(const uint32_t *list, uint32_t n, uint32_t tgid)
 	return false;
 }
 
-
-static int64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* The API's container with this id: the current one, or the one its
  * lastState remembers (after a restart). *ret_term: its termination, if
@@ -481,7 +457,7 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 		free(p);
 		return;
 	}
-	p->deadline_ns = mono_ns() + (int64_t)c->opts.join_window_ms * 1000000LL;
+	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)c->opts.join_window_ms * 1000000LL;
 	c->pending[c->npending++] = p;
 }
 
@@ -603,7 +579,7 @@ static void queue_api_exit(struct correlator *c, const struct kube_pod *pod, con
 	p->api_only = true;
 	p->is_exit = true;
 	snprintf(p->type, sizeof(p->type), "container.exited");
-	p->event_time_ns = finished_ns ? finished_ns : realtime_ns();
+	p->event_time_ns = finished_ns ? finished_ns : clock_ns(CLOCK_REALTIME);
 	exit_record_id(t->container_id, p->record_id);
 	snprintf(p->pod_uid, sizeof(p->pod_uid), "%.36s", pod->uid);
 	snprintf(p->container_id, sizeof(p->container_id), "%.64s", t->container_id);
@@ -641,7 +617,7 @@ static void queue_api_exit(struct correlator *c, const struct kube_pod *pod, con
 		snprintf(p->what + n, sizeof(p->what) - n, "%s; the kernel did not see it: %s", loop,
 			 !strcmp(why, "agent_not_running") ? "the agent was not running" :
 			 !strcmp(why, "bpf_off") ? "eBPF is off" : "no kernel event matched");
-	p->deadline_ns = mono_ns() + (c->opts.bpf_off ? 0 : (int64_t)c->opts.join_window_ms * 1000000LL);
+	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + (c->opts.bpf_off ? 0 : (int64_t)c->opts.join_window_ms * 1000000LL);
 	if (c->npending == MAX_PENDING) {
 		c->stats.pending_overflow++;
 		send_api_exit(c, p);
@@ -782,7 +758,7 @@ static void close_window(struct correlator *c, uint32_t i)
 
 void correlator_tick(struct correlator *c)
 {
-	int64_t now = mono_ns();
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	for (uint32_t i = 0; i < c->npending;) {
 		if (c->pending[i]->deadline_ns <= now) {
@@ -1503,12 +1479,7 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 		snprintf(summary + n, sizeof(summary) - n, " (%s)", why);
 	memset(&r, 0, sizeof(r));
 	r.type = "node.drain_report";
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r.event_time_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
-	}
+	r.event_time_ns = clock_ns(CLOCK_REALTIME);
 	r.node = c->opts.node;
 	/* one final report per interruption; a report at an agent stop before
 	 * the deadline is a snapshot of its own, the final one still follows */
@@ -1526,13 +1497,10 @@ void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t de
 
 cJSON *correlator_memory_context(struct correlator *c)
 {
-	struct timespec ts;
-	int64_t now, n = 0;
+	int64_t now = clock_ns(CLOCK_REALTIME), n = 0;
 	cJSON *o, *list;
 	char when[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	o = cJSON_CreateObject();
 	list = o ? cJSON_AddArrayToObject(o, "recent_oom_kills") : NULL;
 	if (!list) {
@@ -1708,7 +1676,7 @@ cJSON *correlator_checkpoint(const struct correlator *c)
 {
 	cJSON *doc = cJSON_CreateObject(), *list;
 	struct save_ctx sc = { .c = c };
-	int64_t now = realtime_ns();
+	int64_t now = clock_ns(CLOCK_REALTIME);
 
 	if (!doc)
 		return NULL;
@@ -1890,7 +1858,7 @@ static void restore_pending(struct correlator *c, const cJSON *o)
 	if (p->is_exit && !p->api_only && p->container_id[0])
 		record_ids_check_add(c->kernel_exits, p->container_id);
 	/* a fresh window: the relist that follows a restart can still join it */
-	p->deadline_ns = mono_ns() + (int64_t)c->opts.join_window_ms * 1000000LL;
+	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)c->opts.join_window_ms * 1000000LL;
 	c->pending[c->npending++] = p;
 	c->stats.restored_pending++;
 }
@@ -1899,6 +1867,7 @@ static void restore_series(struct correlator *c, const cJSON *o)
 {
 	struct exit_series *s = calloc(1, sizeof(*s));
 	const cJSON *x;
+	void *old = NULL;
 
 	if (!s)
 		return;
@@ -1912,15 +1881,14 @@ static void restore_series(struct correlator *c, const cJSON *o)
 		GET_STR(x, "reason", s->exits[s->n].reason);
 		s->n++;
 	}
-	if (u64map_put(c->series, get_hex(o, "key"), s, (void **)&x) < 0)
+	if (u64map_put(c->series, get_hex(o, "key"), s, &old) < 0)
 		free(s);
-	else
-		free((void *)x);
+	free(old); /* the same key twice in a file: the last one stands */
 }
 
 void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, int64_t written_ns)
 {
-	int64_t now = realtime_ns();
+	int64_t now = clock_ns(CLOCK_REALTIME);
 	const cJSON *o;
 
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "pending"))

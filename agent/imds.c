@@ -6,6 +6,7 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 
+#include "nodetrail/clock.h"
 #include "nodetrail/http.h"
 #include "nodetrail/imds.h"
 #include "nodetrail/writer.h"
@@ -57,22 +58,6 @@ struct imds {
 	struct imds_stats stats;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void start_query(struct imds *m, enum imds_query q);
 
 static int on_data(void *ctx, long status, const char *data, size_t len)
@@ -107,7 +92,7 @@ static void failed(struct imds *m, const char *what, const char *err)
 		return;
 	}
 	log_warn("IMDS %s failed: %s, retrying", what, err);
-	m->retry_at_ns = mono_ns() + (int64_t)(m->failures < 5 ? m->failures : 5) * 1000000000LL;
+	m->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(m->failures < 5 ? m->failures : 5) * 1000000000LL;
 }
 
 /* copy an IMDS answer into a fixed field, cut to fit */
@@ -217,7 +202,7 @@ static void apply_spot_action(struct imds *m, const char *body)
 		return;
 	}
 	set_field(m->stats.spot_action, sizeof(m->stats.spot_action), n.what);
-	node_state_interruption(m->opts.state, "imds", "spot", real_ns(), n.time_ns, n.what);
+	node_state_interruption(m->opts.state, "imds", "spot", clock_ns(CLOCK_REALTIME), n.time_ns, n.what);
 }
 
 static void apply_maintenance(struct imds *m, const char *body)
@@ -228,7 +213,7 @@ static void apply_maintenance(struct imds *m, const char *body)
 	if (r < 0)
 		m->stats.errors++;
 	else if (r > 0)
-		node_state_interruption(m->opts.state, "imds", "maintenance", real_ns(), n.time_ns, n.what);
+		node_state_interruption(m->opts.state, "imds", "maintenance", clock_ns(CLOCK_REALTIME), n.time_ns, n.what);
 }
 
 static void on_done(void *ctx, int curl_code, long status, const char *err)
@@ -272,7 +257,7 @@ static void on_done(void *ctx, int curl_code, long status, const char *err)
 			return;
 		}
 		memcpy(m->token, body, strlen(body) + 1);
-		m->token_expires_ns = mono_ns() + (TOKEN_TTL_S - 60) * 1000000000LL;
+		m->token_expires_ns = clock_ns(CLOCK_MONOTONIC) + (TOKEN_TTL_S - 60) * 1000000000LL;
 		m->stats.token_refreshes++;
 		if (!m->stats.identity)
 			for (int q = Q_INSTANCE_ID; q <= Q_LIFE_CYCLE; q++)
@@ -341,7 +326,7 @@ static void start_query(struct imds *m, enum imds_query q)
 
 void imds_tick(struct imds *m)
 {
-	int64_t now = mono_ns();
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	if (!m->stats.on || now < m->retry_at_ns)
 		return;

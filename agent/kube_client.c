@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nodetrail/http.h"
+#include "nodetrail/clock.h"
 #include "nodetrail/kube_client.h"
 #include "nodetrail/kube_watch.h"
 #include "nodetrail/log.h"
@@ -50,14 +51,6 @@ struct kube_client {
 	uint64_t token_reloads;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void url_encode(const char *in, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -99,7 +92,7 @@ static int read_token(struct kube_client *kc, char *err, size_t errlen)
 	}
 	snprintf(kc->auth, sizeof(kc->auth), "Authorization: Bearer %s", token);
 	explicit_bzero(token, sizeof(token));
-	kc->token_read_ns = mono_ns();
+	kc->token_read_ns = clock_ns(CLOCK_MONOTONIC);
 	kc->token_reloads++;
 	return 0;
 }
@@ -122,7 +115,7 @@ static void schedule_retry(struct kube_stream *s)
 		s->backoff_ms = BACKOFF_MAX_MS;
 	/* +-20% so that nodes that lost the API together do not return together */
 	jitter = (unsigned)(rand() % (int)(s->backoff_ms * 2 / 5 + 1));
-	s->retry_at_ns = mono_ns() + (int64_t)(s->backoff_ms * 4 / 5 + jitter) * 1000000LL;
+	s->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(s->backoff_ms * 4 / 5 + jitter) * 1000000LL;
 }
 
 static void start_list(struct kube_stream *s);
@@ -140,7 +133,7 @@ static int start(struct kube_stream *s, const char *url, http_data_cb on_data, h
 	if (s->st == ST_LISTING)
 		req.timeout_ms = 60000;
 	s->t = http_start(s->kc->opts.http, &req);
-	s->last_byte_ns = mono_ns();
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
 	if (!s->t) {
 		schedule_retry(s);
 		return -ENOMEM;
@@ -154,7 +147,7 @@ static int on_list_data(void *ctx, long status, const char *data, size_t len)
 {
 	struct kube_stream *s = ctx;
 
-	s->last_byte_ns = mono_ns();
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
 	if (s->too_big || s->len + len + 1 > LIST_MAX_BYTES) {
 		s->too_big = true;
 		return -1;
@@ -301,7 +294,7 @@ static int on_watch_data(void *ctx, long status, const char *data, size_t len)
 	struct kube_stream *s = ctx;
 	uint64_t before = s->framer.oversized;
 
-	s->last_byte_ns = mono_ns();
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
 	if (status != 200)
 		return 0; /* an error body: judged by on_watch_done */
 	s->backoff_ms = 0;
@@ -369,7 +362,7 @@ static void retry(struct kube_stream *s)
 
 void kube_client_tick(struct kube_client *kc)
 {
-	int64_t now = mono_ns();
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	if (now - kc->token_read_ns > TOKEN_RELOAD_S * 1000000000LL)
 		reload_token(kc);

@@ -341,14 +341,15 @@ static void encode_terminated(cJSON *parent, const char *key, const struct kube_
 	}
 }
 
-static void add_condition(cJSON *list, const char *type, const char *reason, const char *message, const char *at)
+static void add_condition(cJSON *list, const char *type, const char *status, const char *reason, const char *message,
+			  const char *at)
 {
 	cJSON *c = cJSON_CreateObject();
 
 	if (!c)
 		return;
 	cJSON_AddStringToObject(c, "type", type);
-	cJSON_AddStringToObject(c, "status", "True");
+	cJSON_AddStringToObject(c, "status", status);
 	add_str(c, "reason", reason);
 	add_str(c, "message", message);
 	add_str(c, "lastTransitionTime", at);
@@ -389,11 +390,11 @@ cJSON *kube_pod_encode(const struct kube_pod *p)
 	add_str(status, "message", p->message);
 	list = cJSON_AddArrayToObject(status, "conditions");
 	if (list && p->disruption_reason[0])
-		add_condition(list, "DisruptionTarget", p->disruption_reason, p->disruption_message, "");
+		add_condition(list, "DisruptionTarget", "True", p->disruption_reason, p->disruption_message, "");
 	if (list && p->scheduled_at[0])
-		add_condition(list, "PodScheduled", "", "", p->scheduled_at);
+		add_condition(list, "PodScheduled", "True", "", "", p->scheduled_at);
 	if (list && p->ready_at[0])
-		add_condition(list, "Ready", "", "", p->ready_at);
+		add_condition(list, "Ready", "True", "", "", p->ready_at);
 	/* init and regular containers alike: decode keeps them in one list */
 	specs = cJSON_AddArrayToObject(spec, "containers");
 	list = cJSON_AddArrayToObject(status, "containerStatuses");
@@ -467,16 +468,8 @@ cJSON *kube_node_encode(const struct kube_node *n)
 	list = list ? cJSON_AddArrayToObject(list, "conditions") : NULL;
 	for (int i = 0; list && i < n->nconditions; i++) {
 		const struct kube_condition *k = &n->conditions[i];
-		cJSON *c = cJSON_CreateObject();
 
-		if (!c)
-			break;
-		cJSON_AddStringToObject(c, "type", k->type);
-		cJSON_AddStringToObject(c, "status", k->status);
-		add_str(c, "reason", k->reason);
-		add_str(c, "message", k->message);
-		add_str(c, "lastTransitionTime", k->last_transition);
-		cJSON_AddItemToArray(list, c);
+		add_condition(list, k->type, k->status, k->reason, k->message, k->last_transition);
 	}
 	return o;
 }

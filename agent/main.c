@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "nodetrail/checkpoint.h"
+#include "nodetrail/clock.h"
 #include "nodetrail/config.h"
 #include "nodetrail/correlate.h"
 #include "nodetrail/history.h"
@@ -88,14 +89,6 @@ struct agent {
 	char *encode_buf;
 };
 
-static int64_t now_realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void emit(void *ctx, struct record *r)
 {
 	struct agent *a = ctx;
@@ -115,7 +108,7 @@ static void emit(void *ctx, struct record *r)
 		log_warn("failed to encode a %s record: %s, dropping it", r->type, strerror(-n));
 		return;
 	}
-	err = writer_append(a->writer, now_realtime_ns(), a->encode_buf, (size_t)n);
+	err = writer_append(a->writer, clock_ns(CLOCK_REALTIME), a->encode_buf, (size_t)n);
 	if (err < 0) {
 		a->records_dropped++;
 		log_warn("record queue full (%s), dropping a %s record", strerror(-err), r->type);
@@ -157,7 +150,7 @@ static void add_previous_run(struct agent *a, cJSON *o)
 	cJSON_AddNumberToObject(p, "last_seq", (double)a->previous.last_seq);
 	if (a->previous.last_event_ns) {
 		cJSON_AddStringToObject(p, "last_record_at", writer_format_time(a->previous.last_event_ns, when));
-		cJSON_AddNumberToObject(p, "gap_s", (double)((now_realtime_ns() - a->previous.last_event_ns) / 1000000) / 1000.0);
+		cJSON_AddNumberToObject(p, "gap_s", (double)((clock_ns(CLOCK_REALTIME) - a->previous.last_event_ns) / 1000000) / 1000.0);
 	}
 	if (a->previous.last_boot_id[0])
 		cJSON_AddBoolToObject(p, "same_boot", strcmp(a->previous.last_boot_id, a->boot_id) == 0);
@@ -322,7 +315,7 @@ static void emit_status(struct agent *a, const char *state)
 			 a->bpf_reason);
 	memset(&r, 0, sizeof(r));
 	r.type = "agent.status";
-	r.event_time_ns = now_realtime_ns();
+	r.event_time_ns = clock_ns(CLOCK_REALTIME);
 	r.node = &a->node;
 	record_make_id(r.type, a->boot_id, (uint64_t)r.event_time_ns, (uint64_t)getpid(), 0, r.record_id);
 	r.detail_key = "agent";
@@ -411,7 +404,7 @@ static void save_checkpoint(struct agent *a, bool force)
 	int r;
 
 	/* less a little: the 1 s tick that checks it must not miss it by a hair */
-	a->checkpoint_due_ns = now_realtime_ns() + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL - 200000000LL;
+	a->checkpoint_due_ns = clock_ns(CLOCK_REALTIME) + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL - 200000000LL;
 	if (!force && a->changes == a->changes_saved)
 		return;
 	doc = cJSON_CreateObject();
@@ -420,7 +413,7 @@ static void save_checkpoint(struct agent *a, bool force)
 	cJSON_AddNumberToObject(doc, "version", CHECKPOINT_VERSION);
 	cJSON_AddStringToObject(doc, "node", a->cfg.node_name);
 	cJSON_AddStringToObject(doc, "boot_id", a->boot_id);
-	cJSON_AddNumberToObject(doc, "written_at", (double)now_realtime_ns());
+	cJSON_AddNumberToObject(doc, "written_at", (double)clock_ns(CLOCK_REALTIME));
 	cJSON_AddNumberToObject(doc, "next_seq", (double)(a->seq + 1));
 	if (a->kube && (o = cJSON_AddObjectToObject(doc, "resource_versions")))
 		for (int i = 0; i < KUBE_NRESOURCES; i++)
@@ -467,7 +460,7 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 		}
 	}
 	correlator_tick(a->correlator);
-	if (a->drain_pending && now_realtime_ns() >= a->drain_deadline_ns) {
+	if (a->drain_pending && clock_ns(CLOCK_REALTIME) >= a->drain_deadline_ns) {
 		correlator_flush(a->correlator);
 		report_drain(a, a->drain_deadline_ns < a->start_ns ? "at agent start, after the deadline" : "at the deadline",
 			     true);
@@ -483,7 +476,7 @@ static void on_tick(struct loop *loop, int fd, uint32_t events, void *data)
 		}
 	}
 	flush(a);
-	if (now_realtime_ns() >= a->checkpoint_due_ns)
+	if (clock_ns(CLOCK_REALTIME) >= a->checkpoint_due_ns)
 		save_checkpoint(a, false);
 }
 
@@ -606,7 +599,7 @@ static void restore_checkpoint(struct agent *a)
 		pods = node_state_restore(a->node_state, cJSON_GetObjectItem(a->checkpoint, "node_state"));
 	correlator_restore(a->correlator, cJSON_GetObjectItem(a->checkpoint, "correlator"), a->same_boot, written);
 	log_info("checkpoint of %.0f s ago taken over (%s, %d pods)",
-		 written ? (double)(now_realtime_ns() - written) / 1e9 : 0.0, a->same_boot ? "same boot" : "new boot",
+		 written ? (double)(clock_ns(CLOCK_REALTIME) - written) / 1e9 : 0.0, a->same_boot ? "same boot" : "new boot",
 		 pods);
 	cJSON_Delete(a->checkpoint);
 	a->checkpoint = NULL;
@@ -746,7 +739,7 @@ static int setup(struct agent *a)
 		a->exec_args_redact_set = true;
 	}
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
-	a->start_ns = now_realtime_ns();
+	a->start_ns = clock_ns(CLOCK_REALTIME);
 	a->node.cluster_name = a->cfg.cluster_name;
 	a->node.emf = !strcmp(a->cfg.emf, "node") ? RECORD_EMF_NODE : !strcmp(a->cfg.emf, "cluster") ? RECORD_EMF_CLUSTER :
 										    RECORD_EMF_OFF;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nodetrail/clock.h"
 #include "nodetrail/history.h"
 #include "nodetrail/node_state.h"
 #include "nodetrail/u64map.h"
@@ -71,14 +72,6 @@ int64_t node_state_parse_time(const char *s)
 	if (t < 0 || t > 9000000000LL)
 		return 0;
 	return (int64_t)t * 1000000000LL + ns;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 struct node_state *node_state_new(const struct node_state_options *opts)
@@ -163,7 +156,7 @@ static void emit(struct node_state *ns, struct record *r, cJSON *detail, const c
 	if (!r->sources[0])
 		r->sources[0] = "api";
 	if (!r->event_time_ns)
-		r->event_time_ns = now_ns();
+		r->event_time_ns = clock_ns(CLOCK_REALTIME);
 	ns->opts.emit(ns->opts.emit_ctx, r);
 }
 
@@ -212,7 +205,7 @@ void node_state_interruption(struct node_state *ns, const char *source, const ch
 		return;
 	}
 	ns->interruption_open = true;
-	ns->interruption_notice_ns = notice_ns ? notice_ns : now_ns();
+	ns->interruption_notice_ns = notice_ns ? notice_ns : clock_ns(CLOCK_REALTIME);
 	ns->interruption_deadline_exact = deadline_ns != 0;
 	if (!deadline_ns)
 		deadline_ns = ns->interruption_notice_ns + NOTICE_TO_DEADLINE_NS;

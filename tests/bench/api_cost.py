@@ -39,7 +39,8 @@ def cpu_s(pid):
 
 
 def template_pod():
-    with open(os.path.join(ROOT, "..", "shared", "fixtures", "k8s-objects", "pod-oomkilled-laststate.json")) as f:
+    fixtures = os.environ.get("NODETRAIL_FIXTURES") or os.path.join(ROOT, "..", "shared", "fixtures")
+    with open(os.path.join(fixtures, "k8s-objects", "pod-oomkilled-laststate.json")) as f:
         return json.load(f)
 
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodetrail/clock.h"
 #include "nodetrail/correlate.h"
 #include "nodetrail/node_state.h"
 #include "nodetrail/writer.h"
@@ -27,30 +28,6 @@
 static struct writer *writer;
 static char *encode_buf;
 static uint64_t records, seq;
-
-static int64_t mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t boot(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* a field of /proc/self/status in KiB: VmRSS, or RssAnon (the private part, without library pages) */
 static long status_kib(const char *field)
@@ -80,7 +57,7 @@ static void emit(void *ctx, struct record *r)
 
 	r->seq = ++seq;
 	n = record_encode(r, encode_buf, ENCODE_BUF);
-	if (n > 0 && writer_append(writer, real(), encode_buf, (size_t)n) == 0)
+	if (n > 0 && writer_append(writer, clock_ns(CLOCK_REALTIME), encode_buf, (size_t)n) == 0)
 		records++;
 }
 
@@ -101,7 +78,7 @@ static void kernel(struct nt_event_hdr *hdr, uint32_t type, size_t size, uint64_
 {
 	hdr->type = type;
 	hdr->size = (uint32_t)size;
-	hdr->ts_ns = boot();
+	hdr->ts_ns = (uint64_t)clock_ns(CLOCK_BOOTTIME);
 	hdr->cgroup_id = cgroup_id;
 	hdr->pid = hdr->tgid = tgid;
 	correlator_kernel_event(corr, hdr);
@@ -128,7 +105,7 @@ static void api(enum kube_event_type type, const struct pod *p, const char *stat
 	char json[4096], now[32];
 	cJSON *o;
 
-	writer_format_time(real(), now);
+	writer_format_time(clock_ns(CLOCK_REALTIME), now);
 	snprintf(json, sizeof(json),
 		 "{\"metadata\":{\"uid\":\"%s\",\"name\":\"web-%s\",\"namespace\":\"shop\",\"resourceVersion\":\"1\","
 		 "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\"}]},"
@@ -200,7 +177,7 @@ int main(int argc, char **argv)
 	cgroup_ev(NT_EV_CGROUP_MKDIR, 11, 10, "/kubepods/burstable");
 	rss_idle = rss_kib();
 
-	t0 = mono();
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	for (int done = 0; done < LIFECYCLES; done += PODS) {
 		int batch = LIFECYCLES - done < PODS ? LIFECYCLES - done : PODS;
 
@@ -229,7 +206,7 @@ int main(int argc, char **argv)
 				kernel(&ev.hdr, NT_EV_EXEC, sizeof(ev), p->ctr_cg, p->tgid);
 			}
 			snprintf(ready, sizeof(ready), ",{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}",
-				 writer_format_time(real(), now));
+				 writer_format_time(clock_ns(CLOCK_REALTIME), now));
 			api(KUBE_EV_MODIFIED, p, "{\"running\":{}}", ready);
 			writer_flush(writer);
 		}
@@ -249,10 +226,10 @@ int main(int argc, char **argv)
 			kernel(&ex.hdr, NT_EV_EXIT, sizeof(ex), p->ctr_cg, p->tgid);
 			snprintf(term, sizeof(term), "{\"terminated\":{\"exitCode\":143,\"reason\":\"Error\",\"containerID\":\"containerd://%s\"}}",
 				 p->cid);
-			t = mono();
+			t = clock_ns(CLOCK_MONOTONIC);
 			api(KUBE_EV_MODIFIED, p, term, "");
 			writer_flush(writer);
-			lat[nlat++] = mono() - t;
+			lat[nlat++] = clock_ns(CLOCK_MONOTONIC) - t;
 			api(KUBE_EV_DELETED, p, term, "");
 			cgroup_ev(NT_EV_CGROUP_RMDIR, p->ctr_cg, p->pod_cg, "");
 			cgroup_ev(NT_EV_CGROUP_RMDIR, p->pod_cg, 11, "");
@@ -262,7 +239,7 @@ int main(int argc, char **argv)
 				rss_at[(done + i + 1) / 1000] = rss_kib();
 		}
 	}
-	t_pipeline = mono() - t0;
+	t_pipeline = clock_ns(CLOCK_MONOTONIC) - t0;
 
 	/* baseline: the same number of lines, encoded and written one by one */
 	base_records = records;
@@ -272,16 +249,16 @@ int main(int argc, char **argv)
 
 		r.detail_key = "kernel";
 		r.detail = k;
-		t0 = mono();
+		t0 = clock_ns(CLOCK_MONOTONIC);
 		for (uint64_t i = 0; i < base_records; i++) {
-			int64_t t = mono();
+			int64_t t = clock_ns(CLOCK_MONOTONIC);
 
 			emit(NULL, &r);
 			writer_flush(writer);
 			if (i < LIFECYCLES)
-				base_lat[i] = mono() - t;
+				base_lat[i] = clock_ns(CLOCK_MONOTONIC) - t;
 		}
-		t_base = mono() - t0;
+		t_base = clock_ns(CLOCK_MONOTONIC) - t0;
 		cJSON_Delete(k);
 	}
 	{

@@ -13,7 +13,8 @@ import threading
 import time
 import uuid
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "imds")
+FIXTURES = os.path.join(os.environ.get("NODETRAIL_FIXTURES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures"), "imds")
 
 
 def fixture(name):
