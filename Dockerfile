@@ -1,17 +1,18 @@
 # nodetrail image: built on Debian 12, run from scratch with only the binary, the dynamic loader and the
-# shared libraries it links (ldd names them). The agent needs no shell, no package manager and no CA
-# bundle of the image (the API server's CA comes from the service account; IMDS is link-local HTTP).
+# shared libraries it links (ldd names them: libc, libssl/libcrypto, libbpf, libelf, zlib, cJSON,
+# liburing). The agent needs no shell, no package manager and no CA bundle of the image (the API
+# server's CA comes from the service account; IMDS is link-local HTTP).
 #
 #   podman build -t nodetrail:0.1.0 .            (or docker build)
 #   tests/image.sh                               (here: a locally bootstrapped base, size check)
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev \
-        liburing-dev libssl-dev pkg-config ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# the build packages, and Debian's curl source: libcurl is built from it with only HTTP(S) over OpenSSL
+# and linked statically (see tests/deps.sh)
+COPY tests/deps.sh tests/deps.sh
+RUN tests/deps.sh build && rm -rf /var/lib/apt/lists/*
 COPY Makefile ./
 COPY bpf bpf
 COPY include include

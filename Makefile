@@ -8,8 +8,35 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD) \
-	-D_GNU_SOURCE -DNODETRAIL_VERSION='"$(VERSION)"'
-LDLIBS = -lbpf -lelf -lz -lcurl -lcjson -luring -lcrypto -lm
+	$(CURL_CFLAGS) -D_GNU_SOURCE -DNODETRAIL_VERSION='"$(VERSION)"'
+# libcurl: by default built here from Debian's curl source (Debian's patches, OpenSSL, HTTP and HTTPS
+# only) and linked statically; Debian's libcurl.so drags GnuTLS, Kerberos, LDAP, SSH, RTMP, IDN and
+# PSL into every agent (4 MiB of RSS). `make CURL=system` links Debian's libcurl instead.
+CURL ?= minimal
+CURL_SRC ?= build/src/curl
+CURL_BUILD ?= build/curl
+ifeq ($(CURL),system)
+CURL_LIB =
+CURL_CFLAGS =
+CURL_LIBS = -lcurl
+else ifeq ($(CURL),minimal)
+CURL_LIB = $(CURL_BUILD)/lib/libcurl.a
+CURL_CFLAGS = -I$(CURL_SRC)/include -DCURL_STATICLIB
+CURL_LIBS = $(CURL_LIB) -lssl -lcrypto -lz -lpthread
+else
+$(error CURL is minimal (the default) or system)
+endif
+CURL_CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=None -DCMAKE_C_COMPILER=$(CC) \
+	-DCMAKE_C_FLAGS="-O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2" \
+	-DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
+	-DCURL_ENABLE_EXPORT_TARGET=OFF -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON \
+	-DCURL_DISABLE_OPENSSL_AUTO_LOAD_CONFIG=ON -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none \
+	-DUSE_LIBIDN2=OFF -DCURL_USE_LIBPSL=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_GSSAPI=OFF -DUSE_NGHTTP2=OFF \
+	-DCURL_BROTLI=OFF -DCURL_ZSTD=OFF -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON \
+	-DCURL_DISABLE_COOKIES=ON -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON -DCURL_DISABLE_NETRC=ON \
+	-DCURL_DISABLE_DOH=ON -DCURL_DISABLE_MIME=ON -DCURL_DISABLE_NTLM=ON
+
+LDLIBS = -lbpf -lelf -lz $(CURL_LIBS) -lcjson -luring -lcrypto -lm
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
 
 BPF_SRC = bpf/lifecycle.bpf.c
@@ -29,7 +56,7 @@ AGENT_OBJ = $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all bpf agent test unit integration bench deps clean help asan demo fuzz test-kernels
+.PHONY: all bpf agent test unit integration bench deps clean distclean help asan demo fuzz test-kernels
 
 all: $(BUILD)/nodetrail
 
@@ -44,6 +71,9 @@ help:
 	@echo "make test-kernels the kernel scenarios in a qemu VM: Debian's 6.1 kernel, pure cgroup v2 (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
 	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
+	@echo "make clean        remove build outputs, keeping the fetched curl source and its build"
+	@echo "make distclean    remove everything built or fetched"
+	@echo "CURL=system       link Debian's libcurl.so instead of the static one built from Debian's source"
 
 deps:
 	./tests/deps.sh
@@ -57,17 +87,28 @@ $(BUILD)/bpf/%/lifecycle.bpf.o: $(BPF_SRC) bpf/*.h include/nodetrail/events.h
 $(SKEL): $(BUILD)/bpf/$(ARCH)/lifecycle.bpf.o
 	$(BPFTOOL) gen skeleton $< name lifecycle > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: agent/%.c $(wildcard include/nodetrail/*.h) $(SKEL)
+$(CURL_SRC)/.ready:
+	./tests/deps.sh curl-source $(CURL_SRC)
+
+# a static libcurl with only what the agent uses; cmake's own make, not this one's flags
+$(CURL_BUILD)/lib/libcurl.a: $(CURL_SRC)/.ready
+	@mkdir -p $(CURL_BUILD)
+	@echo "  CURL    libcurl.a from $$(cat $(CURL_SRC)/.ready) (HTTP/HTTPS, OpenSSL; log in $(CURL_BUILD)/build.log)"
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL sh -c 'cmake -S $(CURL_SRC) -B $(CURL_BUILD) $(CURL_CMAKE_FLAGS) && \
+		cmake --build $(CURL_BUILD) --target libcurl -j 2' >$(CURL_BUILD)/build.log 2>&1 || \
+		{ tail -30 $(CURL_BUILD)/build.log; echo "libcurl build failed (or build with: make CURL=system)"; exit 1; }
+
+$(BUILD)/obj/%.o: agent/%.c $(wildcard include/nodetrail/*.h) $(SKEL) | $(CURL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libnodetrail.a: $(AGENT_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(CURL_LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libnodetrail.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libnodetrail.a $(CURL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(NODETRAIL_FIXTURES)"' -DDATA_DIR='"$(abspath tests/data)"' \
 		-o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka
@@ -92,7 +133,7 @@ demo: deps
 test-kernels: $(BUILD)/nodetrail
 	./tests/vm/run.sh $(BUILD)/nodetrail
 
-$(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a
+$(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a $(CURL_LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS)
 
 bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
@@ -103,10 +144,11 @@ bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	python3 tests/bench/churn.py $(BUILD)/nodetrail
 	python3 tests/bench/ringbuf_burst.py $(BUILD)/nodetrail
 	python3 tests/bench/startup.py $(BUILD)/nodetrail
+	python3 tests/bench/lifecycles.py $(BUILD)/nodetrail
 
 # libFuzzer: the agent's sources built again with clang's coverage instrumentation
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Iinclude -I$(BUILD) -D_GNU_SOURCE \
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Iinclude -I$(BUILD) $(CURL_CFLAGS) -D_GNU_SOURCE \
 	-DNODETRAIL_VERSION='"fuzz"'
 FUZZ_SRC = $(filter-out agent/main.c agent/probes.c agent/correlate.c,$(wildcard agent/*.c))
 FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,build-fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -114,9 +156,9 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,build-fuzz/fuzz_%,$(wildcard tests
 # the checkpoint target takes the correlator too (it stubs the probes itself)
 build-fuzz/fuzz_checkpoint: FUZZ_EXTRA = agent/correlate.c
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/nodetrail/*.h)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/nodetrail/*.h) $(CURL_LIB)
 	@mkdir -p build-fuzz
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA) -lcjson -lcurl -luring -lcrypto -lm
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA) -lcjson $(CURL_LIBS) -luring -lcrypto -lm
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
@@ -128,5 +170,10 @@ fuzz: $(FUZZ_TARGETS)
 		grep -E "stat::number_of_executed_units" build-fuzz/$$name.log | sed "s/^/fuzz: $$name /"; \
 	done
 
+# clean keeps the curl source and its build (build/src, build/curl): `make distclean` drops them too
 clean:
+	find build -mindepth 1 -maxdepth 1 ! -name src ! -name curl -exec rm -rf {} + 2>/dev/null || true
+	rm -rf build-asan build-fuzz
+
+distclean:
 	rm -rf build build-asan build-fuzz

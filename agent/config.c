@@ -277,7 +277,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 		}
 		if (c == 'V') {
 			fprintf(out, "nodetrail %s\n", NODETRAIL_VERSION);
-			return CONFIG_EXIT_OK;
+			return CONFIG_EXIT_VERSION;
 		}
 		if (c == 'M') {
 			config_print_markdown(out);

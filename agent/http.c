@@ -253,3 +253,8 @@ void http_get_stats(const struct http *h, struct http_stats *ret)
 {
 	*ret = h->stats;
 }
+
+const char *http_library_version(void)
+{
+	return curl_version();
+}

@@ -243,6 +243,24 @@ static void add_checkpoint_status(struct agent *a, cJSON *o, const struct correl
 	cJSON_AddNumberToObject(c, "restored_pending", (double)cs->restored_pending);
 }
 
+/* the agent's resident memory in KiB, all of it and the private (anonymous) part; 0 when unreadable */
+static void read_memory(uint64_t *rss_kib, uint64_t *private_kib)
+{
+	char line[128];
+	unsigned long long v;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	*rss_kib = *private_kib = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %llu", &v) == 1)
+			*rss_kib = v;
+		else if (sscanf(line, "RssAnon: %llu", &v) == 1)
+			*private_kib = v;
+	}
+	if (f)
+		fclose(f);
+}
+
 static void emit_status(struct agent *a, const char *state)
 {
 	static const char *const type_names[8] = { "unknown", "cgroup_mkdir", "cgroup_rmdir", "exec",
@@ -251,8 +269,8 @@ static void emit_status(struct agent *a, const char *state)
 	struct writer_stats ws;
 	char summary[768];
 	struct record r;
-	cJSON *o, *drops, *events;
-	uint64_t per_type[8] = { 0 }, total = 0;
+	cJSON *o, *drops, *events, *window;
+	uint64_t per_type[8] = { 0 }, total = 0, rss_kib, private_kib;
 
 	o = cJSON_CreateObject();
 	if (!o)
@@ -261,8 +279,13 @@ static void emit_status(struct agent *a, const char *state)
 	cJSON_AddStringToObject(o, "version", NODETRAIL_VERSION);
 	cJSON_AddNumberToObject(o, "pid", getpid());
 	cJSON_AddStringToObject(o, "boot_id", a->boot_id);
-	if (!strcmp(state, "started"))
+	if (!strcmp(state, "started")) {
+		char libs[256];
+
+		snprintf(libs, sizeof(libs), "%s %s", http_library_version(), probes_library_version());
+		cJSON_AddStringToObject(o, "libraries", libs);
 		add_previous_run(a, o);
+	}
 	cJSON_AddStringToObject(o, "bpf", a->probes ? "on" : "off");
 	if (!a->probes)
 		cJSON_AddStringToObject(o, "bpf_reason", a->bpf_reason);
@@ -303,6 +326,14 @@ static void emit_status(struct agent *a, const char *state)
 	cJSON_AddNumberToObject(o, "duplicates_suppressed", (double)a->duplicates_suppressed);
 	cJSON_AddNumberToObject(o, "api_only_exits", (double)cs.api_only_exits);
 	cJSON_AddNumberToObject(o, "series_dropped", (double)cs.series_dropped);
+	if ((window = cJSON_AddObjectToObject(o, "dedup_window"))) {
+		cJSON_AddNumberToObject(window, "ids", record_ids_count(a->recent_ids));
+		cJSON_AddNumberToObject(window, "cap", RECENT_IDS);
+		cJSON_AddNumberToObject(window, "forgotten", (double)record_ids_forgotten(a->recent_ids));
+	}
+	read_memory(&rss_kib, &private_kib);
+	cJSON_AddNumberToObject(o, "rss_kib", (double)rss_kib);
+	cJSON_AddNumberToObject(o, "private_kib", (double)private_kib);
 	add_checkpoint_status(a, o, &cs);
 
 	if (a->probes)
@@ -427,6 +458,8 @@ static void save_checkpoint(struct agent *a, bool force)
 		cJSON_AddItemToObject(doc, "correlator", o);
 	r = checkpoint_save(a->cfg.state_dir, doc);
 	cJSON_Delete(doc);
+	/* the document and its text were the largest allocations since the last one: return them */
+	malloc_trim(0);
 	if (r < 0) {
 		if (!a->checkpoint_failures || r != a->checkpoint_last_error)
 			log_warn("failed to write the checkpoint in %s: %s, a restart would lose open timelines",
@@ -878,7 +911,7 @@ static void render_metrics(void *ctx, FILE *out)
 	struct correlate_stats cs;
 	struct writer_stats ws;
 	struct metrics_stats ms;
-	uint64_t per_type[8] = { 0 };
+	uint64_t per_type[8] = { 0 }, rss_kib, private_kib;
 	char why[256];
 
 	correlator_get_stats(a->correlator, &cs);
@@ -921,6 +954,14 @@ static void render_metrics(void *ctx, FILE *out)
 	GAUGE(out, "writer_queue_lines", "Lines waiting to be written", ws.queued);
 	GAUGE(out, "pending_records", "Records waiting for the API's side", cs.pending);
 	GAUGE(out, "tracked_containers", "Containers the kernel side tracks", cs.containers);
+	GAUGE(out, "dedup_window_ids", "Record ids remembered so that no fact is written twice",
+	      record_ids_count(a->recent_ids));
+	GAUGE(out, "dedup_window_cap", "Record ids the window holds at most", RECENT_IDS);
+	COUNTER(out, "dedup_window_forgotten_total", "Record ids forgotten, oldest first, at the window's cap",
+		record_ids_forgotten(a->recent_ids));
+	read_memory(&rss_kib, &private_kib);
+	GAUGE(out, "resident_memory_bytes", "Resident memory (VmRSS), shared library pages included", rss_kib * 1024);
+	GAUGE(out, "private_memory_bytes", "Private (anonymous) resident memory", private_kib * 1024);
 	if (a->kube) {
 		struct kube_client_stats ks;
 		struct node_state_stats ns;
@@ -1028,6 +1069,9 @@ int main(int argc, char **argv)
 	switch (config_parse(&a.cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_EXIT_OK:
 		return 0;
+	case CONFIG_EXIT_VERSION:
+		printf("%s %s\n", http_library_version(), probes_library_version());
+		return 0;
 	case CONFIG_EXIT_ERROR:
 		return 2;
 	case CONFIG_RUN:
@@ -1035,6 +1079,9 @@ int main(int argc, char **argv)
 	}
 	if (log_parse_level(a.cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
+	/* buffers of 64 KiB and more (list bodies, the checkpoint's text, map tables) come from mmap and go
+	 * back whole when freed, instead of staying in the heap between trims */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	a.encode_buf = malloc(ENCODE_BUF);
 	if (!a.encode_buf)
 		return 1;

@@ -1,5 +1,6 @@
 /* Node state and the API-side records. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,18 @@
 
 #define NOTICE_TO_DEADLINE_NS (120LL * 1000000000LL)
 
+/* A pod as stored: allocated only up to the containers it has (see pod_entry_new), so a pod of one
+ * container costs 2.2 KiB, not the 15 KiB of a whole struct kube_pod. Never copy it whole. */
 struct pod_entry {
-	struct kube_pod pod;
 	bool seen;                /* listed again during the current relist */
 	bool terminated_reported;
+	struct kube_pod pod;      /* last: containers[] ends at pod.ncontainers */
 };
 
 struct node_state {
 	struct node_state_options opts;
 	struct u64map *pods;      /* hash(uid) -> struct pod_entry */
+	struct kube_pod *decoded; /* where each pod is decoded before it is stored */
 	bool baseline_done[KUBE_NRESOURCES];
 	bool relisting[KUBE_NRESOURCES];
 	bool have_node;
@@ -86,8 +90,9 @@ struct node_state *node_state_new(const struct node_state_options *opts)
 	if (!ns->opts.max_events)
 		ns->opts.max_events = 4096;
 	ns->pods = u64map_new(ns->opts.max_pods);
+	ns->decoded = malloc(sizeof(*ns->decoded));
 	ns->events_seen = record_ids_new(ns->opts.max_events);
-	if (!ns->pods || !ns->events_seen) {
+	if (!ns->pods || !ns->decoded || !ns->events_seen) {
 		node_state_free(ns);
 		return NULL;
 	}
@@ -99,6 +104,7 @@ void node_state_free(struct node_state *ns)
 	if (!ns)
 		return;
 	u64map_free(ns->pods, free);
+	free(ns->decoded);
 	record_ids_free(ns->events_seen);
 	free(ns);
 }
@@ -109,6 +115,20 @@ void node_state_get_stats(const struct node_state *ns, struct node_state_stats *
 	ret->pods = u64map_count(ns->pods);
 	ret->pods_dropped = u64map_dropped(ns->pods);
 	ret->events_forgotten = record_ids_forgotten(ns->events_seen);
+}
+
+/* a stored copy of *p, sized to its containers */
+static struct pod_entry *pod_entry_new(const struct kube_pod *p)
+{
+	size_t pod_bytes = offsetof(struct kube_pod, containers) + (size_t)p->ncontainers * sizeof(p->containers[0]);
+	struct pod_entry *pe = malloc(offsetof(struct pod_entry, pod) + pod_bytes);
+
+	if (!pe)
+		return NULL;
+	pe->seen = false;
+	pe->terminated_reported = false;
+	memcpy(&pe->pod, p, pod_bytes);
+	return pe;
 }
 
 static struct pod_entry *find_pod(const struct node_state *ns, const char *uid)
@@ -563,42 +583,39 @@ static bool ended_in_place(const struct kube_pod *p)
 
 static void apply_pod(struct node_state *ns, enum kube_event_type type, const cJSON *obj)
 {
-	struct pod_entry *pe, *fresh = malloc(sizeof(*fresh));
+	struct kube_pod *p = ns->decoded;
+	struct pod_entry *pe, *fresh;
 	bool baseline = !ns->baseline_done[KUBE_PODS];
+	uint64_t key;
+	void *old;
 
+	if (kube_pod_decode(obj, p) < 0) {
+		ns->stats.decode_errors++;
+		return;
+	}
+	key = record_hash_str(p->uid);
+	pe = find_pod(ns, p->uid);
+	if (ns->opts.on_pod)
+		ns->opts.on_pod(ns->opts.on_pod_ctx, p, type == KUBE_EV_DELETED);
+	fresh = pod_entry_new(p);
 	if (!fresh)
 		return;
-	memset(fresh, 0, sizeof(*fresh));
-	if (kube_pod_decode(obj, &fresh->pod) < 0) {
-		ns->stats.decode_errors++;
-		free(fresh);
-		return;
-	}
-	pe = find_pod(ns, fresh->pod.uid);
-	if (ns->opts.on_pod)
-		ns->opts.on_pod(ns->opts.on_pod_ctx, &fresh->pod, type == KUBE_EV_DELETED);
-	if (type == KUBE_EV_DELETED) {
-		if (pe) {
-			/* the last status is the most complete: keep it for the record */
-			bool reported = pe->terminated_reported;
-
-			pe->pod = fresh->pod;
-			pe->terminated_reported = reported;
-			emit_pod_terminated(ns, pe, "deleted");
-			free(u64map_take(ns->pods, record_hash_str(fresh->pod.uid)));
-		} else {
-			emit_pod_terminated(ns, fresh, "deleted");
-		}
-		free(fresh);
-		return;
-	}
 	if (pe) {
-		pe->pod = fresh->pod;
-		pe->seen = true;
+		/* the last status is the most complete: it replaces what was known */
+		fresh->terminated_reported = pe->terminated_reported;
+		u64map_put(ns->pods, key, fresh, &old);
+		free(old);
+		pe = fresh;
+	}
+	if (type == KUBE_EV_DELETED) {
+		emit_pod_terminated(ns, fresh, "deleted");
+		if (pe)
+			u64map_take(ns->pods, key);
 		free(fresh);
-	} else {
-		fresh->seen = true;
-		if (u64map_put(ns->pods, record_hash_str(fresh->pod.uid), fresh, NULL) < 0) {
+		return;
+	}
+	if (!pe) {
+		if (u64map_put(ns->pods, key, fresh, NULL) < 0) {
 			free(fresh);
 			return;
 		}
@@ -607,6 +624,7 @@ static void apply_pod(struct node_state *ns, enum kube_event_type type, const cJ
 		if (baseline && ended_in_place(&pe->pod))
 			pe->terminated_reported = true;
 	}
+	pe->seen = true;
 	if (ended_in_place(&pe->pod))
 		emit_pod_terminated(ns, pe, "status");
 }
@@ -718,13 +736,15 @@ int node_state_restore(struct node_state *ns, const cJSON *doc)
 	int n = 0;
 
 	cJSON_ArrayForEach(item, pods) {
-		struct pod_entry *pe = calloc(1, sizeof(*pe));
+		struct pod_entry *pe;
 		void *old = NULL;
 
+		if (kube_pod_decode(cJSON_GetObjectItem(item, "pod"), ns->decoded) < 0)
+			continue;
+		pe = pod_entry_new(ns->decoded);
 		if (!pe)
 			break;
-		if (kube_pod_decode(cJSON_GetObjectItem(item, "pod"), &pe->pod) < 0 ||
-		    u64map_put(ns->pods, record_hash_str(pe->pod.uid), pe, &old) < 0) {
+		if (u64map_put(ns->pods, record_hash_str(pe->pod.uid), pe, &old) < 0) {
 			free(pe);
 			continue;
 		}

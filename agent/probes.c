@@ -106,6 +106,14 @@ static bool mark_victim_has_task(void)
 
 /* NODETRAIL_SYS_BTF points the check elsewhere: the tests use it to play a
  * kernel without BTF */
+const char *probes_library_version(void)
+{
+	static char v[32];
+
+	snprintf(v, sizeof(v), "libbpf %u.%u", libbpf_major_version(), libbpf_minor_version());
+	return v;
+}
+
 int probes_check_support(char *errbuf, size_t errlen)
 {
 	const char *btf = getenv("NODETRAIL_SYS_BTF");

@@ -1,15 +1,21 @@
-/* Open addressing with linear probing and tombstones; rehashes in place
- * when tombstones pile up, never grows beyond 2x its cap in slots. */
+/* Entries live in a dense array (key, value), in no particular order; an
+ * open-addressing index (linear probing, tombstones) maps a key to its
+ * entry. Iterating costs the entries there are, not the table's size, and
+ * the memory touched grows with the entries, not with the cap. A take moves
+ * the last entry into the hole. The index is at least 2x the cap, power of
+ * two, and is rebuilt in place from the entries when tombstones pile up. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodetrail/u64map.h"
 
-struct slot {
+#define EMPTY 0u                  /* index slot never used */
+#define TOMB UINT32_MAX           /* index slot of a taken entry: keep probing */
+
+struct entry {
 	uint64_t key;
-	void *value;              /* NULL: empty */
-	int tomb;                 /* deleted: keep probing past it */
+	void *value;
 };
 
 struct u64map {
@@ -18,7 +24,8 @@ struct u64map {
 	uint32_t count;
 	uint32_t tombs;
 	uint64_t dropped;
-	struct slot *slots;
+	uint32_t *index;          /* EMPTY, TOMB, or entry position + 1 */
+	struct entry *entries;    /* [0, count) in use */
 };
 
 static uint32_t hash(const struct u64map *m, uint64_t k)
@@ -39,9 +46,10 @@ struct u64map *u64map_new(uint32_t cap)
 	m->nslots = 16;
 	while (m->nslots < 2 * m->cap)
 		m->nslots <<= 1;
-	m->slots = calloc(m->nslots, sizeof(*m->slots));
-	if (!m->slots) {
-		free(m);
+	m->index = calloc(m->nslots, sizeof(*m->index));
+	m->entries = malloc((size_t)m->cap * sizeof(*m->entries));
+	if (!m->index || !m->entries) {
+		u64map_free(m, NULL);
 		return NULL;
 	}
 	return m;
@@ -51,98 +59,102 @@ void u64map_free(struct u64map *m, void (*free_value)(void *))
 {
 	if (!m)
 		return;
-	for (uint32_t i = 0; free_value && i < m->nslots; i++)
-		if (m->slots[i].value)
-			free_value(m->slots[i].value);
-	free(m->slots);
+	for (uint32_t i = 0; free_value && i < m->count; i++)
+		free_value(m->entries[i].value);
+	free(m->index);
+	free(m->entries);
 	free(m);
 }
 
-static struct slot *find(const struct u64map *m, uint64_t key, struct slot **ret_free)
+/* The index slot holding key, or NULL; *ret_free: the first slot a new key
+ * could take on the way (a tombstone or the empty slot that ended the probe). */
+static uint32_t *find(const struct u64map *m, uint64_t key, uint32_t **ret_free)
 {
 	uint32_t i = hash(m, key);
 
 	*ret_free = NULL;
 	for (uint32_t n = 0; n < m->nslots; n++, i = (i + 1) & (m->nslots - 1)) {
-		struct slot *s = &m->slots[i];
+		uint32_t *s = &m->index[i];
 
-		if (!s->value && !s->tomb) {
+		if (*s == EMPTY) {
 			if (!*ret_free)
 				*ret_free = s;
 			return NULL;
 		}
-		if (s->tomb) {
+		if (*s == TOMB) {
 			if (!*ret_free)
 				*ret_free = s;
 			continue;
 		}
-		if (s->key == key)
+		if (m->entries[*s - 1].key == key)
 			return s;
 	}
 	return NULL;
 }
 
-static void rehash(struct u64map *m)
+/* drop the tombstones: index every entry again (no allocation) */
+static void reindex(struct u64map *m)
 {
-	struct slot *old = m->slots;
-	struct slot *fresh = calloc(m->nslots, sizeof(*fresh));
-
-	if (!fresh)
-		return; /* keep the tombstones: still correct, only slower */
-	m->slots = fresh;
+	memset(m->index, 0, (size_t)m->nslots * sizeof(*m->index));
 	m->tombs = 0;
-	for (uint32_t i = 0; i < m->nslots; i++) {
-		struct slot *free_slot;
+	for (uint32_t i = 0; i < m->count; i++) {
+		uint32_t *free_slot;
 
-		if (!old[i].value)
-			continue;
-		find(m, old[i].key, &free_slot);
-		*free_slot = old[i];
+		find(m, m->entries[i].key, &free_slot);
+		*free_slot = i + 1;
 	}
-	free(old);
 }
 
 int u64map_put(struct u64map *m, uint64_t key, void *value, void **ret_old)
 {
-	struct slot *free_slot, *s = find(m, key, &free_slot);
+	uint32_t *free_slot, *s = find(m, key, &free_slot);
 
 	if (ret_old)
-		*ret_old = s ? s->value : NULL;
+		*ret_old = s ? m->entries[*s - 1].value : NULL;
 	if (s) {
-		s->value = value;
+		m->entries[*s - 1].value = value;
 		return 0;
 	}
 	if (m->count >= m->cap || !free_slot) {
 		m->dropped++;
 		return -ENOSPC;
 	}
-	if (free_slot->tomb)
+	if (*free_slot == TOMB)
 		m->tombs--;
-	*free_slot = (struct slot){ .key = key, .value = value };
-	m->count++;
+	m->entries[m->count] = (struct entry){ .key = key, .value = value };
+	*free_slot = ++m->count;
 	return 0;
 }
 
 void *u64map_get(const struct u64map *m, uint64_t key)
 {
-	struct slot *free_slot, *s = find(m, key, &free_slot);
+	uint32_t *free_slot, *s = find(m, key, &free_slot);
 
-	return s ? s->value : NULL;
+	return s ? m->entries[*s - 1].value : NULL;
 }
 
 void *u64map_take(struct u64map *m, uint64_t key)
 {
-	struct slot *free_slot, *s = find(m, key, &free_slot);
+	uint32_t *free_slot, *s = find(m, key, &free_slot);
+	uint32_t pos, last;
 	void *v;
 
 	if (!s)
 		return NULL;
-	v = s->value;
-	*s = (struct slot){ .tomb = 1 };
-	m->count--;
+	pos = *s - 1;
+	v = m->entries[pos].value;
+	*s = TOMB;
 	m->tombs++;
+	last = --m->count;
+	if (pos != last) {
+		/* the last entry fills the hole; its index slot follows it */
+		uint32_t *moved = find(m, m->entries[last].key, &free_slot);
+
+		m->entries[pos] = m->entries[last];
+		*moved = pos + 1;
+	}
 	if (m->tombs > m->nslots / 4)
-		rehash(m);
+		reindex(m);
 	return v;
 }
 
@@ -163,7 +175,6 @@ uint64_t u64map_dropped(const struct u64map *m)
 
 void u64map_each(const struct u64map *m, void (*cb)(void *ctx, uint64_t key, void *value), void *ctx)
 {
-	for (uint32_t i = 0; i < m->nslots; i++)
-		if (m->slots[i].value)
-			cb(ctx, m->slots[i].key, m->slots[i].value);
+	for (uint32_t i = 0; i < m->count; i++)
+		cb(ctx, m->entries[i].key, m->entries[i].value);
 }

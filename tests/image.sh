@@ -41,7 +41,7 @@ rm -rf "$WORK/export" && mkdir -p "$WORK/export"
 ctr=$(podman create "$TAG")
 podman export "$ctr" | tar -C "$WORK/export" -x
 podman rm "$ctr" >/dev/null
-version=$(chroot "$WORK/export" /nodetrail --version)
+version=$(chroot "$WORK/export" /nodetrail --version | paste -sd " ")
 echo "image: runs from its own files: $version ($(find "$WORK/export" -type f | wc -l) files)"
 rm -rf "$WORK/export"
 size=$(podman image inspect "$TAG" --format '{{.Size}}')

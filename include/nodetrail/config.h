@@ -45,7 +45,8 @@ struct config {
 	char container_name[64];
 };
 
-enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };
+/* CONFIG_EXIT_VERSION: the version line is printed; the caller adds what only it knows (libraries) */
+enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR, CONFIG_EXIT_VERSION };
 
 /* Fill *cfg from defaults, then the environment, then argv. Prints --help,
  * --version or an error itself (to out/err) and says whether to run. */

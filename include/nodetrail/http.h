@@ -44,4 +44,7 @@ struct http_stats {
 };
 void http_get_stats(const struct http *h, struct http_stats *ret);
 
+/* libcurl and the TLS library it was built with, as libcurl names them ("libcurl/7.88.1 OpenSSL/3.0.17") */
+const char *http_library_version(void);
+
 #endif

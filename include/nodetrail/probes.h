@@ -57,4 +57,7 @@ const char *probes_attach_mode(const struct probes *p);
 /* Preflight: can this process use eBPF at all? 0, or -errno with a reason. */
 int probes_check_support(char *errbuf, size_t errlen);
 
+/* the libbpf the agent runs with ("libbpf 1.1") */
+const char *probes_library_version(void);
+
 #endif

@@ -1,5 +1,7 @@
 /* A bounded hash map from 64-bit keys (cgroup ids, pids) to owned pointers.
- * The cap is fixed at creation; a put beyond it fails and is counted. */
+ * The cap is fixed at creation; a put beyond it fails and is counted. Memory:
+ * 24 bytes per entry of the cap, touched as entries arrive; visiting the
+ * entries costs their number, not the cap. */
 #ifndef NODETRAIL_U64MAP_H
 #define NODETRAIL_U64MAP_H
 

@@ -59,6 +59,12 @@ class Metrics(unittest.TestCase):
         self.assertRegex(text, r'nodetrail_api_lists_total\{resource="pods"\} [1-9]')
         self.assertIn('nodetrail_dropped_total{stage="writer"} 0', text)
         self.assertIn("nodetrail_ready 1", text)
+        # memory an operator can alert on, and the dedup window's fill against its cap
+        rss = int(re.search(r"^nodetrail_resident_memory_bytes (\d+)$", text, re.M).group(1))
+        private = int(re.search(r"^nodetrail_private_memory_bytes (\d+)$", text, re.M).group(1))
+        self.assertTrue(1 << 20 < private < rss < 64 << 20, (private, rss))
+        self.assertIn("nodetrail_dedup_window_cap 65536", text)
+        self.assertRegex(text, r"(?m)^nodetrail_dedup_window_ids [1-9]")
         # every sample line is "name{labels} value", every family has HELP and TYPE
         for line in text.splitlines():
             if not line.startswith("#"):

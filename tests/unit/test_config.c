@@ -87,7 +87,7 @@ static void test_errors(void **state)
 	assert_int_equal(parse(&cfg, 2, unknown), CONFIG_EXIT_ERROR);
 	assert_int_equal(parse(&cfg, 2, extra), CONFIG_EXIT_ERROR);
 	assert_int_equal(parse(&cfg, 2, help), CONFIG_EXIT_OK);
-	assert_int_equal(parse(&cfg, 2, version), CONFIG_EXIT_OK);
+	assert_int_equal(parse(&cfg, 2, version), CONFIG_EXIT_VERSION);
 }
 
 /* the name must match Fluent Bit's kubernetes filter regex (DESIGN 5) */
