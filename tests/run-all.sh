@@ -68,6 +68,15 @@ else
 	echo "FAIL: the demo (exit $rc) did not show its records"; total_fail=$((total_fail + 1))
 fi
 
+echo "== memory: the whole agent over 10,000 pod lifecycles on the real kernel (tests/bench/lifecycles.py)"
+out=$(CHECK=1 python3 tests/bench/lifecycles.py "$BUILD/nodetrail" 2>&1); rc=$?
+echo "$out" | grep -E "^\| (idle|[0-9]+ pods|after 10000)|^flat|^RSS target|FAIL|skipped|Error"
+if [ $rc -eq 0 ]; then
+	echo "ok: every lifecycle joined, RSS flat and within 16 MiB"; total_pass=$((total_pass + 1))
+else
+	echo "$out" | tail -5; echo "FAIL: lifecycles"; total_fail=$((total_fail + 1))
+fi
+
 echo "== unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 out=$(make -s asan 2>&1); rc=$?

@@ -16,12 +16,15 @@ build/bench/lifecycles.json. LIFECYCLES (default 10000) and PODS (110) override.
 """
 import json
 import os
+import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,6 +48,18 @@ def memory_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         v = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("VmRSS:", "RssAnon:"))}
     return v["VmRSS"], v["RssAnon"]
+
+
+def window_ids(port):
+    """The dedup window's fill, from the agent's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return int(re.search(r"(?m)^nodetrail_dedup_window_ids (\d+)$", r.read().decode()).group(1))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pod(uid, name, cid, state):
@@ -112,8 +127,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nodetrail-lifecycles-")
     api = KubeAPI(tmp, bookmark_interval=60)
     api.upsert("nodes", {"metadata": {"name": NODE}, "spec": {}, "status": {}})
+    port = free_port()
     agent = Agent("--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file",
-                  api.ca_file, "--imds", "off", "--status-interval", "60", node=NODE).start()
+                  api.ca_file, "--imds", "off", "--status-interval", "60", "--metrics-addr", f"127.0.0.1:{port}",
+                  node=NODE).start()
     standing, samples, seen, ids = [], [], {}, []
     out = {}
     try:
@@ -136,7 +153,7 @@ def main():
             cg.remove()
             ids.append(cid)
             if n % 100 == 0:
-                samples.append((n,) + memory_kib(agent.proc.pid))
+                samples.append((n,) + memory_kib(agent.proc.pid) + (window_ids(port) if n % 1000 == 0 else 0,))
             if n % 1000 == 0:
                 exits_seen(agent, seen)  # before rotation drops the oldest files
                 print(f"lifecycles: {n} done, {n / (time.time() - t0):.0f}/s, RSS {samples[-1][1]} KiB", flush=True)
@@ -164,12 +181,13 @@ def main():
     thousands = [s for s in samples if s[0] % 1000 == 0]
     first = thousands[0] if thousands else samples[0]
     last = thousands[-1] if thousands else samples[-1]
-    peak = max(samples + [(LIFECYCLES, out["end"][0], out["end"][1])], key=lambda s: s[1])
+    peak = max(samples + [(LIFECYCLES, out["end"][0], out["end"][1], 0)], key=lambda s: s[1])
     result = {"lifecycles": LIFECYCLES, "standing_pods": PODS, "seconds": took,
               "rss_kib": {"idle": out["idle"][0], "pods": out["pods"][0], "end": out["end"][0],
                           "peak": peak[1], "every_1000": {s[0]: s[1] for s in thousands}},
               "anon_kib": {"idle": out["idle"][1], "pods": out["pods"][1], "end": out["end"][1],
                            "every_1000": {s[0]: s[2] for s in thousands}},
+              "dedup_window_ids": {s[0]: s[3] for s in thousands},
               "flat_ratio": last[1] / first[1], "complete": complete, "incomplete": lacking,
               "agent_stopped": stopped}
     os.makedirs("build/bench", exist_ok=True)
@@ -177,12 +195,12 @@ def main():
         json.dump(result, f, indent=1)
     print(f"\nWhole agent over {LIFECYCLES} pod lifecycles ({PODS} standing pods, eBPF + API on, "
           f"{LIFECYCLES / took:.0f} lifecycles/s), kernel {os.uname().release}, {time.strftime('%Y-%m-%d')}\n")
-    print("| point | RSS KiB | private (RssAnon) KiB |")
-    print("| --- | ---: | ---: |")
-    print(f"| idle (no pods) | {out['idle'][0]} | {out['idle'][1]} |")
-    print(f"| {PODS} pods | {out['pods'][0]} | {out['pods'][1]} |")
+    print("| point | RSS KiB | private (RssAnon) KiB | dedup window ids |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| idle (no pods) | {out['idle'][0]} | {out['idle'][1]} | |")
+    print(f"| {PODS} pods | {out['pods'][0]} | {out['pods'][1]} | |")
     for s in thousands:
-        print(f"| after {s[0]} lifecycles | {s[1]} | {s[2]} |")
+        print(f"| after {s[0]} lifecycles | {s[1]} | {s[2]} | {s[3]} |")
     print(f"\nflat: RSS after {last[0]} / after {first[0]} lifecycles = {last[1] / first[1]:.3f}; "
           f"highest sampled {peak[1]} KiB (after {peak[0]}); complete joined container.exited: "
           f"{complete}/{len(ids)}")
