@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install what nodetrail needs to build and test, on Debian 12 / Ubuntu 22.04+.
 # Elsewhere, print what is missing and how to get it.
-#   tests/deps.sh                      build and test packages, then Debian's curl source
-#   tests/deps.sh build                build packages and the curl source only (the image's build stage)
-#   tests/deps.sh curl-source DIR      only fetch and unpack Debian's curl source into DIR
+#   tests/deps.sh                          build and test packages, then Debian's curl source (or a newer one)
+#   tests/deps.sh build                    build packages and the curl source only (the image's build stage)
+#   tests/deps.sh curl-source DIR [update] only fetch and unpack Debian's curl source into DIR
 # The agent links libcurl statically, built from Debian's own curl source (Debian's patches, the
 # OpenSSL flavour, HTTP/HTTPS only): Debian's libcurl.so brings GnuTLS, Kerberos, LDAP, SSH, RTMP, IDN
 # and PSL along, 4 MiB of resident memory the agent never uses. `make CURL=system` links it instead.
@@ -15,10 +15,12 @@ TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl
 
 # Debian's curl source: the deb-src twins of the configured deb entries, in a private apt state
 # directory (the system's apt configuration is not changed), then the .orig tarball with Debian's
-# patches applied except the last two, which only switch the build to GnuTLS and NSS.
+# patches applied except the last two, which only switch the build to GnuTLS and NSS. With
+# "update", a source already unpacked is replaced when Debian has published a newer one (security
+# fixes reach the agent's libcurl through this; make rebuilds libcurl.a when .ready changes).
 curl_source() (
-	dest=$1
-	[ -e "$dest/.ready" ] && exit 0
+	dest=$1 mode=${2:-}
+	[ -e "$dest/.ready" ] && [ "$mode" != update ] && exit 0
 	command -v apt-get >/dev/null 2>&1 || { echo "deps: fetching curl's source needs apt (or build with: make CURL=system)" >&2; exit 1; }
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
@@ -31,9 +33,21 @@ curl_source() (
 	done
 	apt=(apt-get -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$tmp/parts"
 		-o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Sandbox::User=root)
-	echo "deps: fetching Debian's curl source (once, into $dest)"
 	# an index that fails (a third-party repository without sources) is not fatal; no curl source is
 	"${apt[@]}" update >"$tmp/update.log" 2>&1 || true
+	latest=$(apt-cache -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$tmp/parts" \
+		-o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" showsrc curl 2>/dev/null |
+		sed -n 's/^Version: \(.*:\)\{0,1\}//p' | sort -V | tail -1)
+	if [ -e "$dest/.ready" ]; then
+		if [ -z "$latest" ]; then
+			echo "deps: cannot tell whether $(cat "$dest/.ready") is Debian's latest curl source (apt unreachable?): keeping it" >&2
+			exit 0
+		fi
+		[ "$(cat "$dest/.ready")" = "curl_$latest" ] && exit 0
+		echo "deps: Debian has curl $latest (here: $(cat "$dest/.ready")): fetching it"
+	else
+		echo "deps: fetching Debian's curl source${latest:+ $latest} (into $dest)"
+	fi
 	(cd "$tmp/src" && "${apt[@]}" source --download-only curl >"$tmp/source.log" 2>&1) || {
 		cat "$tmp/update.log" "$tmp/source.log" >&2
 		echo "deps: could not fetch curl's source package; build with: make CURL=system" >&2
@@ -54,7 +68,7 @@ curl_source() (
 )
 
 if [ "${1:-}" = curl-source ]; then
-	curl_source "${2:?usage: deps.sh curl-source DIR}"
+	curl_source "${2:?usage: deps.sh curl-source DIR [update]}" "${3:-}"
 	exit
 fi
 [ "${1:-}" = build ] && TEST_PKGS=""
@@ -92,7 +106,7 @@ if command -v apt-get >/dev/null 2>&1 && [ -r /etc/debian_version ]; then
 	fi
 fi
 
-curl_source build/src/curl
+curl_source build/src/curl update
 [ "${1:-}" = build ] && { echo "deps: build ok"; exit 0; }
 
 m=$(missing_cmds)
