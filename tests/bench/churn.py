@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.setdefault("NODETRAIL_AGENT", os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/nodetrail"))
 import containers  # noqa: E402
 from agent import LINE_RE, Agent, missing_prerequisite  # noqa: E402
+from benchutil import memory_kib  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "7"))
 PER_ROUND = int(os.environ.get("PER_ROUND", "40"))
@@ -29,14 +30,6 @@ def ts(s):
     sec = calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
     frac = s[20:-1] if len(s) > 20 else "0"
     return sec * 1000000000 + int(frac.ljust(9, "0")[:9])
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def churn(rootfs, n):
@@ -57,7 +50,7 @@ def main():
     containers.kubelet_roots()
     rootfs = containers.Rootfs()
     agent = Agent("--api", "off", "--imds", "off", "--log-level", "info").start()
-    rss_idle = rss_kib(agent.proc.pid)
+    rss_idle = memory_kib(agent.proc.pid)[0]
     agent.stop()
     rates = {"none": [], "nodetrail": []}
     ids, latencies_us = [], []
@@ -70,7 +63,7 @@ def main():
             rate, round_ids = churn(rootfs, PER_ROUND)
             rates["nodetrail"].append(rate)
             time.sleep(0.5)
-            rss_after = rss_kib(agent.proc.pid)
+            rss_after = memory_kib(agent.proc.pid)[0]
             by_id = {}
             for line in agent.lines():
                 m = LINE_RE.match(line)

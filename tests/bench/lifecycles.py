@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ os.environ.setdefault("NODETRAIL_AGENT", os.path.abspath(sys.argv[1] if len(sys.
 import containers  # noqa: E402
 from agent import LINE_RE, Agent, missing_prerequisite  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
+from benchutil import free_port, memory_kib  # noqa: E402
 
 TARGET_KIB = 16 * 1024  # the RSS target: 16 MiB with 110 pods and after 10,000 lifecycles
 CHECK = os.environ.get("CHECK") == "1"  # CI: exit 1 unless every lifecycle is complete, RSS flat and on target
@@ -43,23 +43,10 @@ NODE = "ip-10-0-1-23.ec2.internal"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
-def memory_kib(pid):
-    """(VmRSS, RssAnon): all resident pages, and the private (anonymous) part of them."""
-    with open(f"/proc/{pid}/status") as f:
-        v = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("VmRSS:", "RssAnon:"))}
-    return v["VmRSS"], v["RssAnon"]
-
-
 def window_ids(port):
     """The dedup window's fill, from the agent's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         return int(re.search(r"(?m)^nodetrail_dedup_window_ids (\d+)$", r.read().decode()).group(1))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pod(uid, name, cid, state):

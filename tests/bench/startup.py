@@ -5,7 +5,6 @@ BPF memory the agent holds (maps and programs, from bpftool). JSON to build/benc
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "fakeapi"))
 os.environ.setdefault("NODETRAIL_AGENT", os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/nodetrail"))
 from agent import Agent, missing_prerequisite  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
+from benchutil import free_port, memory_kib  # noqa: E402
 
 RUNS = int(os.environ.get("RUNS", "10"))
 NODE = "ip-10-0-1-23.ec2.internal"
@@ -40,19 +40,6 @@ def bpf_memory():
     return m, p
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    """(RSS, the private part of it): the rest is shared library pages, file-backed and reclaimable."""
-    with open(f"/proc/{pid}/status") as f:
-        v = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("VmRSS:", "RssAnon:"))}
-    return v["VmRSS"], v["RssAnon"]
-
-
 def one(api, bpf):
     port = free_port()
     agent = Agent("--bpf", bpf, "--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file",
@@ -66,7 +53,7 @@ def one(api, bpf):
         time.sleep(0.002)
     took = time.monotonic() - t0
     time.sleep(1.5)  # the agent trims its heap once the first lists are in
-    mem = bpf_memory() + (rss_kib(agent.proc.pid),) if bpf == "on" else (0, 0, (0, 0))
+    mem = bpf_memory() + (memory_kib(agent.proc.pid),) if bpf == "on" else (0, 0, (0, 0))
     agent.stop()
     shutil.rmtree(agent.tmp, ignore_errors=True)
     return took, mem
