@@ -96,6 +96,7 @@ struct pending {
 	/* an exit only the API reported: waits for the kernel's record of it */
 	bool api_only;
 	cJSON *api;               /* the API's detail, kept in case the pod is gone when the window closes */
+	struct kube_pod *pod;     /* the pod's last status once it is deleted: a late kernel record joins it */
 	char pod_name[254];
 	char pod_ns[64];
 	char container_name[64];
@@ -384,11 +385,17 @@ static void send_pending(struct correlator *c, const struct pending *p, const st
 	cJSON_Delete(api);
 }
 
+static void free_pending(struct pending *p)
+{
+	cJSON_Delete(p->kernel);
+	cJSON_Delete(p->api);
+	free(p->pod);
+	free(p);
+}
+
 static void drop_pending(struct correlator *c, uint32_t i)
 {
-	cJSON_Delete(c->pending[i]->kernel);
-	cJSON_Delete(c->pending[i]->api);
-	free(c->pending[i]);
+	free_pending(c->pending[i]);
 	c->pending[i] = c->pending[--c->npending];
 }
 
@@ -397,14 +404,19 @@ static void exit_record_id(const char *container_id, char ret[RECORD_ID_LEN + 1]
 	record_make_id("container.exited", NULL, record_hash_str(container_id), 0, 0, ret);
 }
 
-/* the kernel saw the exit the API reported first: its record supersedes */
-static void cancel_api_exit(struct correlator *c, const char *container_id)
+/* The kernel saw the exit the API reported first: its record supersedes. The
+ * API's report is handed back (the caller frees it): if the pod was deleted
+ * meanwhile, its last status is what the kernel's record joins. */
+static struct pending *take_api_exit(struct correlator *c, const char *container_id)
 {
 	for (uint32_t i = 0; i < c->npending; i++)
 		if (c->pending[i]->api_only && strcmp(c->pending[i]->container_id, container_id) == 0) {
-			drop_pending(c, i);
-			return;
+			struct pending *p = c->pending[i];
+
+			c->pending[i] = c->pending[--c->npending];
+			return p;
 		}
+	return NULL;
 }
 
 /* A container record: out now when there is no API to wait for, else held
@@ -413,7 +425,7 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 		   uint64_t id_a, uint64_t id_b, cJSON *kernel, const char *what, const char *comm, bool is_exit,
 		   bool wait)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = calloc(1, sizeof(*p)), *reported = NULL;
 	const struct kube_pod *pod;
 	const struct kube_terminated *t;
 
@@ -431,7 +443,7 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 		/* a container exits once: the API's report of it gets the same id */
 		exit_record_id(e->ref.container_id, p->record_id);
 		record_ids_check_add(c->kernel_exits, e->ref.container_id);
-		cancel_api_exit(c, e->ref.container_id);
+		reported = take_api_exit(c, e->ref.container_id);
 	} else {
 		record_make_id(type, c->opts.boot_id, e->container_cgroup_id, id_a, id_b, p->record_id);
 	}
@@ -441,22 +453,28 @@ static void finish(struct correlator *c, const char *type, const struct cgroup_e
 	snprintf(p->runtime, sizeof(p->runtime), "%s", cgroup_runtime_name(e->ref.runtime));
 	snprintf(p->cgroup, sizeof(p->cgroup), "%s", e->path);
 	pod = c->opts.api ? node_state_pod(c->opts.api, p->pod_uid) : NULL;
+	if (!pod && reported)
+		pod = reported->pod;
 	if (!wait || !c->opts.api || !c->opts.join_window_ms || (api_container(pod, p->container_id, &t) && t)) {
 		/* nothing to wait for, or the API already has it */
 		if (wait && pod && api_container(pod, p->container_id, &t) && t)
 			c->stats.joined++;
 		send_pending(c, p, pod);
-		cJSON_Delete(p->kernel);
-		free(p);
+		free_pending(p);
+		if (reported)
+			free_pending(reported);
 		return;
 	}
 	if (c->npending == MAX_PENDING) {
 		c->stats.pending_overflow++;
 		send_pending(c, p, pod);
-		cJSON_Delete(p->kernel);
-		free(p);
+		free_pending(p);
+		if (reported)
+			free_pending(reported);
 		return;
 	}
+	if (reported)
+		free_pending(reported);
 	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)c->opts.join_window_ms * 1000000LL;
 	c->pending[c->npending++] = p;
 }
@@ -711,8 +729,16 @@ void correlator_api_pod(struct correlator *c, const struct kube_pod *pod, bool d
 		i++;
 	}
 	api_exits(c, pod);
-	if (deleted)
+	if (deleted) {
 		forget_series(c, pod);
+		/* exits the API reported and the kernel has not yet: keep the pod's last status for them */
+		for (uint32_t i = 0; i < c->npending; i++) {
+			struct pending *p = c->pending[i];
+
+			if (p->api_only && !p->pod && strcmp(p->pod_uid, pod->uid) == 0)
+				p->pod = kube_pod_dup(pod);
+		}
+	}
 }
 
 static void send_api_exit(struct correlator *c, const struct pending *p)

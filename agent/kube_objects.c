@@ -1,6 +1,7 @@
 /* Decoding of Pods, Nodes and Events. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,20 @@ static void decode_statuses(struct kube_pod *p, const cJSON *list)
 		decode_terminated(state, &k->terminated);
 		decode_terminated(get(s, "lastState"), &k->last_terminated);
 	}
+}
+
+size_t kube_pod_size(const struct kube_pod *p)
+{
+	return offsetof(struct kube_pod, containers) + (size_t)p->ncontainers * sizeof(p->containers[0]);
+}
+
+struct kube_pod *kube_pod_dup(const struct kube_pod *p)
+{
+	struct kube_pod *d = malloc(kube_pod_size(p));
+
+	if (d)
+		memcpy(d, p, kube_pod_size(p));
+	return d;
 }
 
 int kube_pod_decode(const cJSON *obj, struct kube_pod *p)

@@ -120,7 +120,7 @@ void node_state_get_stats(const struct node_state *ns, struct node_state_stats *
 /* a stored copy of *p, sized to its containers */
 static struct pod_entry *pod_entry_new(const struct kube_pod *p)
 {
-	size_t pod_bytes = offsetof(struct kube_pod, containers) + (size_t)p->ncontainers * sizeof(p->containers[0]);
+	size_t pod_bytes = kube_pod_size(p);
 	struct pod_entry *pe = malloc(offsetof(struct pod_entry, pod) + pod_bytes);
 
 	if (!pe)

@@ -5,6 +5,7 @@
 #define NODETRAIL_KUBE_OBJECTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
@@ -109,6 +110,12 @@ struct kube_event_obj {
 int kube_pod_decode(const cJSON *obj, struct kube_pod *ret);
 int kube_node_decode(const cJSON *obj, struct kube_node *ret);
 int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *ret);
+
+/* The bytes of p in use: up to its last container. A copy of that many bytes
+ * (kube_pod_dup) is a pod that must never be copied whole. */
+size_t kube_pod_size(const struct kube_pod *p);
+/* a heap copy of p sized by kube_pod_size; NULL on ENOMEM; free() it */
+struct kube_pod *kube_pod_dup(const struct kube_pod *p);
 
 /* The inverse of decode, in the API's shape, holding only what decode
  * reads: decode(encode(x)) == x. For the checkpoint. NULL on ENOMEM. */

@@ -593,6 +593,43 @@ static void test_exit_pod_deleted_first(void **state)
 	cJSON_Delete(o);
 }
 
+#define TERMINATED_3_STATUS                                                                              \
+	"{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"terminated\":" \
+	"{\"exitCode\":3,\"reason\":\"Error\",\"containerID\":\"containerd://" CTR_ID "\"}}}"
+
+/* the API reports the exit and the pod is deleted before the kernel's exit is read (a late ring-buffer
+ * wakeup): the kernel's record still joins the API's report, once */
+static void test_exit_api_reported_and_deleted_before_kernel(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	const char *rec;
+	cJSON *o;
+
+	api_pod(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	api_pod(f, TERMINATED_3_STATUS);
+	api_pod_deleted(f, TERMINATED_3_STATUS);
+	assert_null(record_of(f, "container.exited")); /* the API's report waits for the kernel's */
+	exit_ev(f->c, CTR_CG, 4242, 3 << 8);
+	correlator_flush(f->c);
+	rec = record_of(f, "container.exited");
+	assert_non_null(rec);
+	o = cJSON_Parse(rec);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "sources")), 2);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "exit_code")), 3);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "exit_code")), 3);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "pod"), "name")), "api-7d9f");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "container"), "name")), "api");
+	cJSON_Delete(o);
+	for (int i = 0, n = 0; i < f->cap.n; i++)
+		assert_true((n += !strcmp(f->cap.types[i], "container.exited")) <= 1);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.joined, 1);
+	assert_int_equal(st.unconfirmed, 0);
+	assert_int_equal(st.api_only_exits, 0);
+}
+
 static void test_graceful_eviction(void **state)
 {
 	struct jfx *f = *state;
@@ -987,6 +1024,7 @@ int main_join(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_join_oom_kernel_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exit_api_reported_and_deleted_before_kernel, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_pod_deleted_first, jsetup, jteardown),
