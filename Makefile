@@ -43,12 +43,9 @@ BPF_SRC = bpf/lifecycle.bpf.c
 BPF_OBJ = $(BUILD)/bpf/$(ARCH)/lifecycle.bpf.o
 SKEL = $(BUILD)/lifecycle.skel.h
 
-# The shared fixtures (real-world data the tests read in place): beside this checkout, or beside the
-# repository it was cloned from; NODETRAIL_FIXTURES overrides.
-ifeq ($(origin NODETRAIL_FIXTURES),undefined)
-NODETRAIL_FIXTURES := $(firstword $(wildcard $(abspath ../shared/fixtures) \
-	$(abspath $(shell git config --get remote.origin.url 2>/dev/null)/../shared/fixtures)) $(abspath ../shared/fixtures))
-endif
+# Real-world data the tests read (cgroup paths, Kubernetes objects, IMDS answers; see its SOURCES.md),
+# kept in the repository so that a clone anywhere runs the tests; NODETRAIL_FIXTURES overrides.
+NODETRAIL_FIXTURES ?= $(abspath tests/data/fixtures)
 export NODETRAIL_FIXTURES
 
 AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -108,7 +105,7 @@ $(BUILD)/libnodetrail.a: $(AGENT_OBJ)
 $(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(CURL_LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libnodetrail.a $(CURL_LIB)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libnodetrail.a $(CURL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(NODETRAIL_FIXTURES)"' -DDATA_DIR='"$(abspath tests/data)"' \
 		-o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka

@@ -39,7 +39,7 @@ def cpu_s(pid):
 
 
 def template_pod():
-    fixtures = os.environ.get("NODETRAIL_FIXTURES") or os.path.join(ROOT, "..", "shared", "fixtures")
+    fixtures = os.environ.get("NODETRAIL_FIXTURES") or os.path.join(ROOT, "tests", "data", "fixtures")
     with open(os.path.join(fixtures, "k8s-objects", "pod-oomkilled-laststate.json")) as f:
         return json.load(f)
 

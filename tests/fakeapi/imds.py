@@ -3,7 +3,7 @@
 Token flow (PUT /latest/api/token with a TTL header, then the token on every GET), 401s for
 missing or expired tokens, identity paths, and notices: spot/instance-action (404 when none),
 events/recommendations/rebalance (404 when none), events/maintenance/scheduled. Response
-bodies come from ../shared/fixtures/imds where a real one exists.
+bodies come from tests/data/fixtures/imds where a real one exists.
 """
 import http.server
 import json
@@ -14,7 +14,7 @@ import time
 import uuid
 
 FIXTURES = os.path.join(os.environ.get("NODETRAIL_FIXTURES") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures"), "imds")
+    os.path.dirname(os.path.abspath(__file__)), "..", "data", "fixtures"), "imds")
 
 
 def fixture(name):

@@ -1,4 +1,4 @@
-/* cgroup path parser: every real path in ../shared/fixtures, and our own golden cases. */
+/* cgroup path parser: every real path in tests/data/fixtures, and our own golden cases. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +38,7 @@ static void test_fixture_paths(void **state)
 	char line[4096], *cols[MAX_COLS];
 	int rows = 0, failures = 0;
 
-	assert_non_null(f); /* part of the repository layout: ../shared/fixtures */
+	assert_non_null(f); /* tests/data/fixtures */
 	assert_non_null(fgets(line, sizeof(line), f)); /* header */
 	while (fgets(line, sizeof(line), f)) {
 		struct cgroup_ref ref;

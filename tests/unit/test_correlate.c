@@ -11,6 +11,7 @@
 
 #include "nodetrail/correlate.h"
 #include "nodetrail/writer.h"
+#include "golden.h"
 #include "testutil.h"
 
 #define POD_UID "0f3c2a9e-5b7d-4e21-9a1c-2b3d4e5f6a7b"
@@ -449,15 +450,16 @@ static void api_pod(struct jfx *f, const char *container_status)
 	"\"restartCount\":3,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":{\"exitCode\":137,"      \
 	"\"reason\":\"OOMKilled\",\"containerID\":\"containerd://" CTR_ID "\",\"finishedAt\":\"2026-11-24T10:00:01Z\"}}}"
 
-static void oom_ev(struct correlator *c)
+/* an OOM kill at boot-time ts_ns; 0: now (what "recent" is judged against) */
+static void oom_ev_at(struct correlator *c, uint64_t ts_ns)
 {
 	struct nt_oom_event ev = { 0 };
 	struct timespec now;
 
-	clock_gettime(CLOCK_BOOTTIME, &now); /* "recent" is judged against the clock */
+	clock_gettime(CLOCK_BOOTTIME, &now);
 	ev.hdr.type = NT_EV_OOM;
 	ev.hdr.size = sizeof(ev);
-	ev.hdr.ts_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	ev.hdr.ts_ns = ts_ns ? ts_ns : (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	ev.hdr.cgroup_id = CTR_CG;
 	ev.hdr.pid = ev.hdr.tgid = 4242;
 	ev.usage_bytes = ev.limit_bytes = 536870912;
@@ -466,7 +468,12 @@ static void oom_ev(struct correlator *c)
 	correlator_kernel_event(c, &ev.hdr);
 }
 
-static void assert_joined_oom(struct jfx *f)
+static void oom_ev(struct correlator *c)
+{
+	oom_ev_at(c, 0);
+}
+
+static void assert_joined_oom(struct jfx *f, const char *golden)
 {
 	cJSON *o;
 
@@ -484,7 +491,7 @@ static void assert_joined_oom(struct jfx *f)
 			    "container api of pod shop/api-7d9f OOM-killed at 512.0 MiB of 512.0 MiB container limit "
 			    "(api, pid 4242), restart #3");
 	cJSON_Delete(o);
-	assert_golden(&f->cap, "oom_with_restart");
+	assert_golden(&f->cap, golden);
 }
 
 static void test_join_oom_kernel_first(void **state)
@@ -493,12 +500,12 @@ static void test_join_oom_kernel_first(void **state)
 
 	api_pod(f, RUNNING_STATUS);
 	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
-	oom_ev(f->c);
+	oom_ev_at(f->c, 4000000000ULL);
 	signal_ev(f->c, CTR_CG, 4242, 9, HOST_CG, 1, "api");
 	exit_ev(f->c, CTR_CG, 4242, 9);
 	assert_int_equal(f->cap.n, 0); /* both wait for the API */
 	api_pod(f, OOM_RESTARTED_STATUS);
-	assert_joined_oom(f);
+	assert_joined_oom(f, "oom_with_restart_kernel_first");
 }
 
 static void test_join_oom_api_first(void **state)
@@ -507,9 +514,9 @@ static void test_join_oom_api_first(void **state)
 
 	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
 	api_pod(f, OOM_RESTARTED_STATUS);
-	oom_ev(f->c);
+	oom_ev_at(f->c, 4000000000ULL);
 	exit_ev(f->c, CTR_CG, 4242, 9);
-	assert_joined_oom(f);
+	assert_joined_oom(f, "oom_with_restart_api_first");
 }
 
 static void test_exit_the_api_never_confirms(void **state)
@@ -705,57 +712,14 @@ static void test_memory_pressure_has_oom_context(void **state)
 
 /* ---- scenarios against golden records ---- */
 
-/* RFC 3339 stamps in a summary depend on the clock: masked in goldens */
-static void mask_times(char *s)
-{
-	for (char *p = s; *p; p++) {
-		char *end = p;
-
-		if (!(p[0] >= '0' && p[0] <= '9' && p[4] == '-' && p[7] == '-' && p[10] == 'T'))
-			continue;
-		while (*end && *end != 'Z' && *end != '"' && *end != ' ')
-			end++;
-		if (*end != 'Z')
-			continue;
-		memmove(p + 6, end + 1, strlen(end + 1) + 1);
-		memcpy(p, "<time>", 6);
-	}
-}
-
-/* Each record as "type [sources] summary", compared with
- * tests/data/scenarios/<name>.golden (NODETRAIL_UPDATE_GOLDEN=1 rewrites it). */
+/* Every record of the scenario, whole (tests/unit/golden.h). */
 static void assert_golden(struct captured *cap, const char *name)
 {
-	char path[512], got[16384], line[2048];
-	size_t n = 0;
-	char *want;
+	const char *records[16];
 
-	got[0] = '\0';
-	for (int i = 0; i < cap->n; i++) {
-		cJSON *o = cJSON_Parse(cap->json[i]), *src;
-		char *sources;
-
-		assert_non_null(o);
-		src = cJSON_GetObjectItem(o, "sources");
-		sources = cJSON_PrintUnformatted(src);
-		snprintf(line, sizeof(line), "%s %s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")), sources,
-			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")));
-		mask_times(line);
-		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s", line);
-		free(sources);
-		cJSON_Delete(o);
-	}
-	snprintf(path, sizeof(path), DATA_DIR "/scenarios/%s.golden", name);
-	if (getenv("NODETRAIL_UPDATE_GOLDEN")) {
-		FILE *f = fopen(path, "w");
-
-		assert_non_null(f);
-		fputs(got, f);
-		fclose(f);
-	}
-	want = test_read_file(path, NULL);
-	assert_string_equal(got, want);
-	free(want);
+	for (int i = 0; i < cap->n; i++)
+		records[i] = cap->json[i];
+	golden_assert(name, records, cap->n);
 }
 
 #define CTR2 "b7e0c4d2f1a3958677665544332211ffeeddccbbaa99887766554433221100ff"

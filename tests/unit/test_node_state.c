@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "nodetrail/node_state.h"
+#include "golden.h"
 #include "testutil.h"
 
 #define NODE "ip-10-0-1-23.ec2.internal"
@@ -99,6 +100,16 @@ static void capture(void *ctx, struct record *r)
 	assert_true(record_encode(r, f->json[f->n], sizeof(f->json[0])) > 0);
 	snprintf(f->types[f->n], sizeof(f->types[0]), "%s", r->type);
 	f->n++;
+}
+
+/* every record of the scenario, whole (tests/unit/golden.h) */
+static void assert_golden(struct fx *f, const char *name)
+{
+	const char *records[32];
+
+	for (int i = 0; i < f->n; i++)
+		records[i] = f->json[i];
+	golden_assert(name, records, f->n);
 }
 
 static int setup(void **state)
@@ -194,6 +205,7 @@ static void test_node_taints_and_conditions(void **state)
 	/* taint removed */
 	apply_json(f, KUBE_NODES, KUBE_EV_MODIFIED, NODE_JSON("4", "", "False"));
 	assert_int_equal(count_type(f, "node.taint"), 4);
+	assert_golden(f, "node_taints_and_conditions");
 }
 
 #define EVENT_JSON(uid, reason, count)                                                            \
@@ -226,6 +238,7 @@ static void test_events_once(void **state)
 	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, EVENT_JSON("e2", "SpotInterrupted", "1"));
 	assert_int_equal(count_type(f, "node.event"), 2);
 	assert_int_equal(count_type(f, "node.interruption"), 1);
+	assert_golden(f, "node_events_once");
 }
 
 #define POD_JSON(uid, name, extra_meta, status)                                                           \
@@ -253,6 +266,7 @@ static void test_pod_evicted_by_kubelet(void **state)
 	assert_non_null(strstr(f->json[0], "\"disruption_reason\":\"TerminationByKubelet\""));
 	assert_non_null(strstr(f->json[0], "\"grace_period_s\":30"));
 	assert_non_null(strstr(f->json[0], "\"name\":\"api-1\""));
+	assert_golden(f, "pod_evicted_by_kubelet");
 	free(status);
 	cJSON_Delete(cond);
 }
@@ -306,6 +320,7 @@ static void test_pod_drained_by_interruption(void **state)
 	assert_int_equal(count_type(f, "pod.terminated"), 1);
 	assert_non_null(strstr(find_record(f, "pod.terminated"), "\"cause\":\"spot_interruption\",\"interruption_source\":\"taint\",\"drained_by\":\"evicted\""));
 	assert_non_null(strstr(find_record(f, "pod.terminated"), "terminated: spot interruption (EvictionByEvictionAPI)"));
+	assert_golden(f, "pod_drained_by_interruption");
 }
 
 static void test_pod_evicted_status_then_deleted_once(void **state)
@@ -324,6 +339,7 @@ static void test_pod_evicted_status_then_deleted_once(void **state)
 	assert_non_null(strstr(f->json[0], "\"status_reason\":\"Evicted\""));
 	apply_json(f, KUBE_PODS, KUBE_EV_DELETED, json);
 	assert_int_equal(count_type(f, "pod.terminated"), 1);
+	assert_golden(f, "pod_evicted_in_place");
 	free(status);
 	cJSON_Delete(st);
 }
@@ -349,6 +365,7 @@ static void test_relist_finds_missed_deletion_once(void **state)
 	apply_json(f, KUBE_PODS, KUBE_EV_ADDED, POD_JSON("a", "a", "", "{\"phase\":\"Running\"}"));
 	node_state_relist_end(f->ns, KUBE_PODS);
 	assert_int_equal(count_type(f, "pod.terminated"), 1);
+	assert_golden(f, "relist_missed_deletion");
 	node_state_get_stats(f->ns, &s);
 	assert_int_equal(s.pods, 1);
 	assert_int_equal(s.missed_deletions, 1);
