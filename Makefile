@@ -48,9 +48,12 @@ SKEL = $(BUILD)/lifecycle.skel.h
 NODETRAIL_FIXTURES ?= $(abspath tests/data/fixtures)
 export NODETRAIL_FIXTURES
 
-AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
+# the agent's folders, in the order the data flows (docs/architecture.md)
+STAGES = base kernel api join out
+AGENT_SRC = $(foreach s,$(STAGES),$(wildcard agent/$(s)/*.c)) agent/agent.c
 AGENT_OBJ = $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
-UNIT_SRC = $(wildcard tests/unit/test_*.c)
+HEADERS = $(wildcard include/nodetrail/*.h include/nodetrail/*/*.h)
+UNIT_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all bpf agent test unit integration bench deps clean distclean help asan demo fuzz test-kernels
@@ -77,7 +80,7 @@ deps:
 
 bpf: $(BPF_OBJ)
 
-$(BUILD)/bpf/%/lifecycle.bpf.o: $(BPF_SRC) bpf/*.h include/nodetrail/events.h
+$(BUILD)/bpf/%/lifecycle.bpf.o: $(BPF_SRC) bpf/*.h include/nodetrail/kernel/events.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$* -Ibpf -Iinclude -Wall -Werror -c $< -o $@
 
@@ -95,20 +98,21 @@ $(CURL_BUILD)/lib/libcurl.a: $(CURL_SRC)/.ready
 		cmake --build $(CURL_BUILD) --target libcurl -j 2' >$(CURL_BUILD)/build.log 2>&1 || \
 		{ tail -30 $(CURL_BUILD)/build.log; echo "libcurl build failed (or build with: make CURL=system)"; exit 1; }
 
-$(BUILD)/obj/%.o: agent/%.c $(wildcard include/nodetrail/*.h) $(SKEL) | $(CURL_LIB)
+$(BUILD)/obj/%.o: agent/%.c $(HEADERS) $(SKEL) | $(CURL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libnodetrail.a: $(AGENT_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/nodetrail: $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(CURL_LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/obj/main.o $(BUILD)/libnodetrail.a $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libnodetrail.a $(CURL_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libnodetrail.a $(CURL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DFIXTURES_DIR='"$(NODETRAIL_FIXTURES)"' -DDATA_DIR='"$(abspath tests/data)"' \
-		-o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -DFIXTURES_DIR='"$(NODETRAIL_FIXTURES)"' \
+		-DDATA_DIR='"$(abspath tests/data)"' -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	./tests/run-unit.sh $(UNIT_BIN)
@@ -147,15 +151,14 @@ bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Iinclude -I$(BUILD) $(CURL_CFLAGS) -D_GNU_SOURCE \
 	-DNODETRAIL_VERSION='"fuzz"'
-FUZZ_SRC = $(filter-out agent/main.c agent/probes.c agent/correlate.c,$(wildcard agent/*.c))
+# every stage but the probes (no kernel here: tests/fuzz/probes_stub.c stands in), the stats that read
+# them and the agent that wires them
+FUZZ_SRC = $(filter-out agent/kernel/probes.c agent/out/stats.c agent/agent.c,$(AGENT_SRC)) tests/fuzz/probes_stub.c
 FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,build-fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
 
-# the checkpoint target takes the correlator too (it stubs the probes itself)
-build-fuzz/fuzz_checkpoint: FUZZ_EXTRA = agent/correlate.c
-
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/nodetrail/*.h) $(CURL_LIB)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(HEADERS) $(CURL_LIB)
 	@mkdir -p build-fuzz
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA) -lcjson $(CURL_LIBS) -luring -lcrypto -lm
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lcjson $(CURL_LIBS) -luring -lcrypto -lm
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \

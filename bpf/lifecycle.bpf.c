@@ -13,7 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "core_fixes.bpf.h"
-#include "nodetrail/events.h"
+#include "nodetrail/kernel/events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -32,7 +32,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cgroup_v2 = 0;          /* 1: key on the default hierarchy */
 const volatile __s32 target_hierarchy_id = 0; /* hierarchy whose mkdir/rmdir count */
 const volatile __u32 mark_victim_has_task = 1; /* 0: mark_victim(int pid), < 6.8 */
-const volatile __u32 trace_all_execs = 0;    /* 1: every exec in a container */
 const volatile __u32 capture_args = 0;       /* 1: argv of reported execs (opt-in, redacted in user space) */
 const volatile __u64 page_size = 4096;
 
@@ -205,7 +204,7 @@ static __always_inline int on_exec(struct task_struct *task, struct linux_binprm
 	/* a parent in the container (or a sub-cgroup of it) is the container's
 	 * own fork+exec; anything else came from outside: runc exec, kubectl exec */
 	outside = !pv || pv->kind == NT_CG_ANCESTOR;
-	if (!first && !outside && !trace_all_execs)
+	if (!first && !outside)
 		return 0;
 	e = reserve(NT_EV_EXEC, sizeof(*e));
 	if (!e)

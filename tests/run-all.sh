@@ -24,6 +24,11 @@ if make -s bpf ARCH=arm64 BUILD="$BUILD" >/dev/null 2>&1 && [ -s "$BUILD/bpf/arm
 else
 	echo "FAIL: make bpf ARCH=arm64"; total_fail=$((total_fail + 1))
 fi
+if python3 tests/layering.py --self-test && python3 tests/layering.py; then
+	checks=$((checks + 1))
+else
+	echo "FAIL: the layering check (tests/layering.py)"; total_fail=$((total_fail + 1))
+fi
 if ./tests/readme-options.sh check "$BUILD/nodetrail"; then
 	echo "ok: README option table matches nodetrail --help-markdown"; checks=$((checks + 1))
 else

@@ -16,10 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nodetrail/clock.h"
-#include "nodetrail/correlate.h"
-#include "nodetrail/node_state.h"
-#include "nodetrail/writer.h"
+#include "nodetrail/api/node_state.h"
+#include "nodetrail/base/clock.h"
+#include "nodetrail/join/correlate.h"
+#include "nodetrail/out/encode.h"
+#include "nodetrail/out/writer.h"
 
 #define PODS 110
 #define LIFECYCLES 10000
@@ -50,7 +51,7 @@ static long rss_kib(void)
 	return status_kib("VmRSS");
 }
 
-/* what main.c's emit does, minus the dedup set */
+/* what the sink does, minus the dedup set */
 static void emit(void *ctx, struct record *r)
 {
 	int n;
@@ -63,16 +64,6 @@ static void emit(void *ctx, struct record *r)
 
 static struct node_state *ns;
 static struct correlator *corr;
-
-static void on_pod(void *ctx, const struct kube_pod *pod, bool deleted)
-{
-	correlator_api_pod(corr, pod, deleted);
-}
-
-static cJSON *kernel_view(void *ctx, const struct kube_pod *pod, int64_t grace_s)
-{
-	return correlator_kernel_view(corr, pod, grace_s);
-}
 
 static void kernel(struct nt_event_hdr *hdr, uint32_t type, size_t size, uint64_t cgroup_id, uint32_t tgid)
 {
@@ -102,10 +93,10 @@ struct pod {
 
 static void api(enum kube_event_type type, const struct pod *p, const char *state, const char *extra_status)
 {
-	char json[4096], now[32];
+	char json[4096], now[CLOCK_TEXT_LEN];
 	cJSON *o;
 
-	writer_format_time(clock_ns(CLOCK_REALTIME), now);
+	clock_format(clock_ns(CLOCK_REALTIME), now);
 	snprintf(json, sizeof(json),
 		 "{\"metadata\":{\"uid\":\"%s\",\"name\":\"web-%s\",\"namespace\":\"shop\",\"resourceVersion\":\"1\","
 		 "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\"}]},"
@@ -135,12 +126,13 @@ static double pct(int64_t *v, size_t n, double p)
 
 int main(int argc, char **argv)
 {
-	char dir[] = "/tmp/nt-bench-correlator-XXXXXX", cmd[128], ready[512], now[32];
+	char dir[] = "/tmp/nt-bench-correlator-XXXXXX", cmd[128], ready[512], now[CLOCK_TEXT_LEN];
 	struct writer_options wo = { 0 };
 	struct node_state_options no = { 0 };
 	struct correlate_options co = { 0 };
 	struct cgroup_mode mode = { .name = "v1" };
 	struct record_node node = { .node_name = "bench-node", .cluster_name = "bench" };
+	struct node_state_observer observer;
 	static struct pod pods[PODS];
 	int64_t *lat = calloc(LIFECYCLES, sizeof(int64_t)), *base_lat = calloc(LIFECYCLES, sizeof(int64_t));
 	long rss_idle, rss_110 = 0, rss_at[LIFECYCLES / 1000 + 1], anon_end;
@@ -154,23 +146,22 @@ int main(int argc, char **argv)
 		return 1;
 	wo.dir = dir;
 	wo.file_name = "bench.log";
-	writer = writer_new(&wo, NULL);
 	no.node = &node;
 	no.emit = emit;
-	no.on_pod = on_pod;
-	no.kernel_view = kernel_view;
 	no.max_pods = 256;
-	ns = node_state_new(&no);
 	co.node = &node;
 	co.boot_id = "bench";
 	co.mode = &mode;
 	co.max_cgroups = 16384;
-	co.api = ns;
 	co.join_window_ms = 5000;
 	co.emit = emit;
-	corr = correlator_new(&co);
-	if (!writer || !ns || !corr)
+	if (writer_new(&wo, &writer, NULL) < 0 || node_state_new(&no, &ns) < 0)
 		return 1;
+	co.api = ns;
+	if (correlator_new(&co, &corr) < 0)
+		return 1;
+	observer = correlator_observer(corr);
+	node_state_set_observer(ns, &observer);
 	node_state_relist_begin(ns, KUBE_PODS);
 	node_state_relist_end(ns, KUBE_PODS);
 	cgroup_ev(NT_EV_CGROUP_MKDIR, 10, 1, "/kubepods");
@@ -206,7 +197,7 @@ int main(int argc, char **argv)
 				kernel(&ev.hdr, NT_EV_EXEC, sizeof(ev), p->ctr_cg, p->tgid);
 			}
 			snprintf(ready, sizeof(ready), ",{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}",
-				 writer_format_time(clock_ns(CLOCK_REALTIME), now));
+				 clock_format(clock_ns(CLOCK_REALTIME), now));
 			api(KUBE_EV_MODIFIED, p, "{\"running\":{}}", ready);
 			writer_flush(writer);
 		}
@@ -244,7 +235,7 @@ int main(int argc, char **argv)
 	/* baseline: the same number of lines, encoded and written one by one */
 	base_records = records;
 	{
-		struct record r = { .type = "container.exited", .node = &node, .summary = "baseline" };
+		struct record r = { .type = RECORD_CONTAINER_EXITED, .node = &node, .summary = "baseline" };
 		cJSON *k = cJSON_Parse("{\"pid\":1,\"comm\":\"web\",\"exit_code\":143}");
 
 		r.detail_key = "kernel";

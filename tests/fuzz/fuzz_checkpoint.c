@@ -5,20 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodetrail/checkpoint.h"
-#include "nodetrail/correlate.h"
-#include "nodetrail/probes.h"
-
-/* no kernel here: the correlator is built without probes */
-int probes_track(struct probes *p, uint64_t id, enum nt_cgroup_kind kind, bool exec_seen)
-{
-	return 0;
-}
-
-int probes_untrack(struct probes *p, uint64_t id)
-{
-	return 0;
-}
+#include "nodetrail/api/interruption.h"
+#include "nodetrail/join/correlate.h"
+#include "nodetrail/out/checkpoint.h"
+#include "nodetrail/out/encode.h"
 
 static struct record_node node = { .node_name = "fuzz-node" };
 
@@ -32,29 +22,41 @@ static void drop(void *ctx, struct record *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct interruption_options io = { .node = &node, .emit = drop };
 	struct node_state_options no = { .node = &node, .emit = drop, .max_pods = 64, .max_events = 64 };
 	struct cgroup_mode mode = { .name = "v1" };
 	struct correlate_options co = { .node = &node, .boot_id = "b", .mode = &mode, .max_cgroups = 64,
 					.emit = drop, .join_window_ms = 1 };
-	struct node_state *ns;
-	struct correlator *c;
+	struct interruption *it = NULL;
+	struct node_state *ns = NULL;
+	struct correlator *c = NULL;
+	const cJSON *part;
 	cJSON *doc;
 
 	if (checkpoint_parse((const char *)data, size, &doc) < 0)
 		return 0;
-	ns = node_state_new(&no);
-	co.api = ns;
-	c = correlator_new(&co);
-	if (ns && c) {
-		node_state_restore(ns, cJSON_GetObjectItem(doc, "node_state"));
+	if (interruption_new(&io, &it) == 0) {
+		no.interruption = it;
+		co.interruption = it;
+		if (node_state_new(&no, &ns) == 0) {
+			co.api = ns;
+			correlator_new(&co, &c);
+		}
+	}
+	if (c) {
+		part = cJSON_GetObjectItem(doc, "node_state");
+		node_state_restore(ns, part);
+		interruption_restore(it, cJSON_GetObjectItem(part, "interruption"));
 		correlator_restore(c, cJSON_GetObjectItem(doc, "correlator"), size & 1, 1);
 		correlator_drain_report(c, 0, 1, "fuzz", true);
 		correlator_flush(c);
-		cJSON_Delete(correlator_checkpoint(c));
-		cJSON_Delete(node_state_checkpoint(ns));
+		cJSON_Delete(correlator_save(c));
+		cJSON_Delete(node_state_save(ns));
+		cJSON_Delete(interruption_save(it));
 	}
 	correlator_free(c);
 	node_state_free(ns);
+	interruption_free(it);
 	cJSON_Delete(doc);
 	return 0;
 }

@@ -6,24 +6,24 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "nodetrail/history.h"
+#include "nodetrail/out/history.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct record_ids *ids = record_ids_new(16);
+	struct idset *ids = NULL;
 	struct history h = { 0 };
 	char path[64];
 	int fd = memfd_create("history", 0);
 
-	if (fd < 0 || !ids || write(fd, data, size) != (ssize_t)size)
+	if (fd < 0 || idset_new(16, &ids) < 0 || write(fd, data, size) != (ssize_t)size)
 		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	history_read_file(path, 1 + (size % 4096), ids, &h);
-	if (record_ids_count(ids) > 16)
+	if (idset_count(ids) > 16)
 		abort();
 out:
 	if (fd >= 0)
 		close(fd);
-	record_ids_free(ids);
+	idset_free(ids);
 	return 0;
 }

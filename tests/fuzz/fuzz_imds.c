@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodetrail/imds.h"
+#include "nodetrail/api/imds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodetrail/kube_watch.h"
-#include "nodetrail/node_state.h"
+#include "nodetrail/api/kube_watch.h"
+#include "nodetrail/api/node_state.h"
+#include "nodetrail/out/encode.h"
 
 static struct node_state *ns;
 static struct record_node node = { .node_name = "fuzz-node" };
@@ -36,13 +37,19 @@ static void on_line(void *ctx, const char *line, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct interruption_options io = { .node = &node, .emit = drop };
 	struct node_state_options o = { .node = &node, .emit = drop, .max_pods = 64, .max_events = 64 };
+	struct interruption *it;
 	struct kube_framer f;
 	size_t cut = size ? data[0] % (size + 1) : 0;
 
-	ns = node_state_new(&o);
-	if (!ns)
+	if (interruption_new(&io, &it) < 0)
 		return 0;
+	o.interruption = it;
+	if (node_state_new(&o, &ns) < 0) {
+		interruption_free(it);
+		return 0;
+	}
 	node_state_relist_begin(ns, KUBE_PODS);
 	node_state_relist_end(ns, KUBE_PODS);
 	kube_framer_init(&f, 4096);
@@ -53,5 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	node_state_relist_end(ns, KUBE_PODS);
 	kube_framer_free(&f);
 	node_state_free(ns);
+	interruption_free(it);
 	return 0;
 }

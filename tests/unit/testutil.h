@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <cjson/cJSON.h>
 
 /* The whole file, NUL-terminated; fails the test if it cannot be read. */
 static inline char *test_read_file(const char *path, size_t *ret_len)
@@ -23,6 +24,20 @@ static inline char *test_read_file(const char *path, size_t *ret_len)
 	if (ret_len)
 		*ret_len = (size_t)n;
 	return buf;
+}
+
+/* A fixture's JSON (FIXTURES_DIR/<rel>), parsed; fails the test if it cannot be. */
+static inline cJSON *test_load_json(const char *rel)
+{
+	char path[512], *buf;
+	cJSON *o;
+
+	snprintf(path, sizeof(path), FIXTURES_DIR "/%s", rel);
+	buf = test_read_file(path, NULL);
+	o = cJSON_Parse(buf);
+	free(buf);
+	assert_non_null(o);
+	return o;
 }
 
 #endif

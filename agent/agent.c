@@ -1,0 +1,894 @@
+/* The agent: the stages built and wired on one epoll loop.
+ *
+ *   kernel/probes (ring buffer) --> join/correlate <-- api/node_state <-- api/kube_client
+ *                                        ^                  |
+ *                                        |            api/interruption <-- api/imds
+ *                                        v
+ *                      out/sink -> out/encode -> out/writer (CRI lines)
+ *
+ * Everything here is wiring: which stage feeds which, the loop's timers,
+ * the checkpoint document assembled from each stage's own part, and the
+ * agent.status record. */
+#include <errno.h>
+#include <glob.h>
+#include <malloc.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nodetrail/agent.h"
+#include "nodetrail/api/imds.h"
+#include "nodetrail/api/interruption.h"
+#include "nodetrail/api/kube_client.h"
+#include "nodetrail/api/node_state.h"
+#include "nodetrail/base/clock.h"
+#include "nodetrail/base/hash.h"
+#include "nodetrail/base/http.h"
+#include "nodetrail/base/json.h"
+#include "nodetrail/base/log.h"
+#include "nodetrail/base/loop.h"
+#include "nodetrail/join/correlate.h"
+#include "nodetrail/kernel/host.h"
+#include "nodetrail/kernel/probes.h"
+#include "nodetrail/out/checkpoint.h"
+#include "nodetrail/out/history.h"
+#include "nodetrail/out/metrics.h"
+#include "nodetrail/out/sink.h"
+#include "nodetrail/out/stats.h"
+#include "nodetrail/out/writer.h"
+
+#define RECENT_IDS 65536           /* record ids remembered to write each fact once */
+#define HISTORY_BYTES (8u << 20)   /* read back at start, from each of the two newest files */
+#define CHECKPOINT_IDS 4096        /* record ids kept in the checkpoint (the files hold the rest) */
+#define TICK_MS 1000
+
+/* the checkpoint in the state dir, as the agent keeps it */
+struct agent_checkpoint {
+	cJSON *taken;             /* what the last run left, until taken over */
+	bool same_boot;
+	bool restoring;           /* taking it over: no save from inside */
+	char restored[256];       /* what the start took over, for agent.status */
+	uint64_t saved_at_change; /* change count at the last save */
+	int64_t due_ns;           /* CLOCK_REALTIME of the next save */
+	uint64_t saves, failures;
+	int last_error;
+};
+
+struct agent {
+	struct config cfg;
+	struct cgroup_mode mode;
+	struct record_node node;
+	char boot_id[64];
+	int64_t start_ns;
+	struct loop *loop;
+	int signal_fd;
+	/* out */
+	struct writer *writer;
+	struct sink *sink;
+	struct history previous;  /* what the files say about the last run */
+	struct metrics_server *metrics;
+	/* kernel */
+	struct probes *probes;
+	char bpf_reason[512];
+	/* API and IMDS */
+	struct http *http;
+	struct node_state *node_state;
+	struct interruption *interruption;
+	struct kube_client *kube;
+	char api_server[512];
+	char api_reason[512];
+	struct imds *imds;
+	bool imds_off_reported;   /* the status record saying IMDS went off is out */
+	bool trimmed_after_sync;  /* the heap the first lists used is given back */
+	/* join */
+	struct correlator *correlator;
+	regex_t exec_args_redact;
+	bool exec_args_redact_set;
+	struct agent_checkpoint ck;
+};
+
+const char *agent_libraries(void)
+{
+	static char libs[256];
+
+	snprintf(libs, sizeof(libs), "%s %s", http_library_version(), probes_library_version());
+	return libs;
+}
+
+/* Give freed heap back to the kernel, so that RSS tracks what is in use:
+ * after the setup (the kernel's BTF), the first lists, a checkpoint's
+ * document, a status period's bursts. */
+static void trim_heap(void)
+{
+	malloc_trim(0);
+}
+
+/* ---- records ---- */
+
+static void flush(struct agent *a)
+{
+	int err = writer_flush(a->writer);
+
+	if (err < 0)
+		log_warn("failed to write records to %s: %s, keeping them queued", writer_path(a->writer), strerror(-err));
+}
+
+static bool is_ready(const struct agent *a, char *why, size_t len)
+{
+	struct kube_client_stats ks;
+
+	if (!a->probes && a->cfg.bpf == CONFIG_ON) {
+		snprintf(why, len, "eBPF probes not attached");
+		return false;
+	}
+	if (a->kube) {
+		kube_client_get_stats(a->kube, &ks);
+		if (!ks.synced) {
+			snprintf(why, len, "Kubernetes API: first list of pods, node and events not done yet");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void snapshot(const struct agent *a, struct agent_stats *ret)
+{
+	char why[256];
+	struct stats_sources src = {
+		.writer = a->writer,
+		.sink = a->sink,
+		.correlator = a->correlator,
+		.probes = a->probes,
+		.bpf_reason = a->bpf_reason,
+		.mode = &a->mode,
+		.kube = a->kube,
+		.node_state = a->node_state,
+		.api_server = a->api_server,
+		.api_reason = a->api_reason,
+		.imds = a->imds,
+		.http = a->http,
+		.metrics = a->metrics,
+		.checkpoint_saves = a->ck.saves,
+		.checkpoint_failures = a->ck.failures,
+		.checkpoint_last_error = a->ck.last_error,
+		.checkpoint_restored = a->ck.restored,
+		.ready = is_ready(a, why, sizeof(why)),
+	};
+
+	stats_collect(&src, ret);
+}
+
+/* the gap: when the previous run's last record was written and how it ended */
+static void add_previous_run(const struct agent *a, cJSON *o)
+{
+	char when[CLOCK_TEXT_LEN];
+	cJSON *p;
+
+	if (!a->previous.found || !(p = cJSON_AddObjectToObject(o, "previous_run")))
+		return;
+	cJSON_AddStringToObject(p, "stop", a->previous.clean_stop ? "clean" : "unclean");
+	cJSON_AddNumberToObject(p, "last_seq", (double)a->previous.last_seq);
+	if (a->previous.last_event_ns) {
+		cJSON_AddStringToObject(p, "last_record_at", clock_format(a->previous.last_event_ns, when));
+		cJSON_AddNumberToObject(p, "gap_s",
+					(double)((clock_ns(CLOCK_REALTIME) - a->previous.last_event_ns) / 1000000) / 1000.0);
+	}
+	if (a->previous.last_boot_id[0])
+		cJSON_AddBoolToObject(p, "same_boot", strcmp(a->previous.last_boot_id, a->boot_id) == 0);
+}
+
+static void emit_status(struct agent *a, const char *state)
+{
+	struct agent_stats s;
+	char summary[768];
+	struct record r;
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return;
+	snapshot(a, &s);
+	cJSON_AddStringToObject(o, "state", state);
+	cJSON_AddStringToObject(o, "version", NODETRAIL_VERSION);
+	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddStringToObject(o, "boot_id", a->boot_id);
+	if (!strcmp(state, "started")) {
+		cJSON_AddStringToObject(o, "libraries", agent_libraries());
+		add_previous_run(a, o);
+	}
+	stats_status(&s, o);
+	stats_summary(&s, state, summary, sizeof(summary));
+	memset(&r, 0, sizeof(r));
+	r.type = RECORD_AGENT_STATUS;
+	r.event_time_ns = clock_ns(CLOCK_REALTIME);
+	r.node = &a->node;
+	record_make_id(r.type, a->boot_id, (uint64_t)r.event_time_ns, (uint64_t)getpid(), 0, r.record_id);
+	r.detail_key = "agent";
+	r.detail = o;
+	r.summary = summary;
+	sink_emit(a->sink, &r);
+	cJSON_Delete(o);
+}
+
+/* ---- the checkpoint ---- */
+
+/* what changed since the start: a save is due when it moved */
+static uint64_t change_count(const struct agent *a)
+{
+	uint64_t n = sink_written(a->sink), per_type[8];
+	struct kube_client_stats ks;
+
+	if (a->probes) {
+		probes_received(a->probes, per_type);
+		for (int i = 0; i < 8; i++)
+			n += per_type[i];
+	}
+	if (a->kube) {
+		kube_client_get_stats(a->kube, &ks);
+		for (int i = 0; i < KUBE_NRESOURCES; i++)
+			n += ks.stream[i].events + ks.stream[i].lists;
+	}
+	return n;
+}
+
+static void add_hash(void *ctx, uint64_t hash)
+{
+	char buf[20];
+
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)hash);
+	cJSON_AddItemToArray(ctx, cJSON_CreateString(buf));
+}
+
+/* The document: the agent's own keys and each stage's part. The
+ * interruption's part sits inside "node_state", where version 1 of the
+ * document has always kept it. */
+static cJSON *checkpoint_document(const struct agent *a)
+{
+	cJSON *doc = cJSON_CreateObject(), *o, *part;
+
+	if (!doc)
+		return NULL;
+	cJSON_AddNumberToObject(doc, "version", CHECKPOINT_VERSION);
+	cJSON_AddStringToObject(doc, "node", a->cfg.node_name);
+	cJSON_AddStringToObject(doc, "boot_id", a->boot_id);
+	cJSON_AddNumberToObject(doc, "written_at", (double)clock_ns(CLOCK_REALTIME));
+	cJSON_AddNumberToObject(doc, "next_seq", (double)(sink_seq(a->sink) + 1));
+	if ((o = cJSON_AddArrayToObject(doc, "record_ids")))
+		idset_each_recent(sink_ids(a->sink), CHECKPOINT_IDS, add_hash, o);
+	o = a->kube ? node_state_save(a->node_state) : cJSON_CreateObject();
+	if (o && (part = interruption_save(a->interruption)))
+		cJSON_AddItemToObject(o, "interruption", part);
+	if (o)
+		cJSON_AddItemToObject(doc, "node_state", o);
+	if ((o = correlator_save(a->correlator)))
+		cJSON_AddItemToObject(doc, "correlator", o);
+	return doc;
+}
+
+/* Write the checkpoint now (when anything changed since the last one, or forced). */
+static void save_checkpoint(struct agent *a, bool force)
+{
+	uint64_t changes = change_count(a);
+	cJSON *doc;
+	int r;
+
+	/* less a little: the 1 s tick that checks it must not miss it by a hair */
+	a->ck.due_ns = clock_ns(CLOCK_REALTIME) + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL - 200000000LL;
+	if (a->ck.restoring || (!force && changes == a->ck.saved_at_change))
+		return;
+	doc = checkpoint_document(a);
+	if (!doc)
+		return;
+	r = checkpoint_save(a->cfg.state_dir, doc);
+	cJSON_Delete(doc);
+	trim_heap();
+	if (r < 0) {
+		if (!a->ck.failures || r != a->ck.last_error)
+			log_warn("failed to write the checkpoint in %s: %s, a restart would lose open timelines",
+				 a->cfg.state_dir, strerror(-r));
+		a->ck.failures++;
+		a->ck.last_error = r;
+		return;
+	}
+	if (a->ck.last_error)
+		log_info("checkpoint in %s written again", a->cfg.state_dir);
+	a->ck.last_error = 0;
+	a->ck.saves++;
+	a->ck.saved_at_change = changes;
+}
+
+/* The checkpoint the last run left: seq and record ids now, the rest once
+ * the stages that own it exist. One that does not parse costs its state,
+ * nothing else. */
+static void load_checkpoint(struct agent *a)
+{
+	const char *node, *boot;
+	const cJSON *item;
+	int64_t seq;
+	int r = checkpoint_load(a->cfg.state_dir, &a->ck.taken);
+
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		log_warn("failed to read the checkpoint in %s: %s (moved aside as %s.bad), starting without it",
+			 a->cfg.state_dir, r == -EINVAL ? "not a checkpoint of this version" : strerror(-r), CHECKPOINT_FILE);
+		snprintf(a->ck.restored, sizeof(a->ck.restored), "nothing: unreadable, moved aside");
+		return;
+	}
+	node = cJSON_GetStringValue(cJSON_GetObjectItem(a->ck.taken, "node"));
+	if (!node || strcmp(node, a->cfg.node_name) != 0) {
+		log_warn("the checkpoint in %s is of node %s, not %s: ignoring it", a->cfg.state_dir, node ? node : "?",
+			 a->cfg.node_name);
+		cJSON_Delete(a->ck.taken);
+		a->ck.taken = NULL;
+		return;
+	}
+	boot = cJSON_GetStringValue(cJSON_GetObjectItem(a->ck.taken, "boot_id"));
+	a->ck.same_boot = boot && !strcmp(boot, a->boot_id);
+	seq = json_int(cJSON_GetObjectItem(a->ck.taken, "next_seq"), 0, INT64_MAX, 0);
+	if (seq >= 1)
+		sink_continue_after(a->sink, (uint64_t)seq - 1);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(a->ck.taken, "record_ids"))
+		if (cJSON_IsString(item))
+			idset_check_add(sink_ids(a->sink), strtoull(item->valuestring, NULL, 16));
+	snprintf(a->ck.restored, sizeof(a->ck.restored), "%s",
+		 a->ck.same_boot ? "same boot: timelines, pending records, pods, interruption" :
+				   "new boot: pending records, pods, interruption; kernel timelines dropped");
+}
+
+/* Each stage takes its part over. */
+static void restore_checkpoint(struct agent *a)
+{
+	const cJSON *doc = a->ck.taken, *ns = cJSON_GetObjectItem(doc, "node_state");
+	int64_t written = json_int(cJSON_GetObjectItem(doc, "written_at"), 0, INT64_MAX, 0);
+	int pods = 0;
+
+	if (!doc)
+		return;
+	a->ck.restoring = true;
+	if (a->kube)
+		pods = node_state_restore(a->node_state, ns);
+	interruption_restore(a->interruption, cJSON_GetObjectItem(ns, "interruption"));
+	correlator_restore(a->correlator, cJSON_GetObjectItem(doc, "correlator"), a->ck.same_boot, written);
+	a->ck.restoring = false;
+	log_info("checkpoint of %.0f s ago taken over (%s, %d pods)",
+		 written ? (double)(clock_ns(CLOCK_REALTIME) - written) / 1e9 : 0.0,
+		 a->ck.same_boot ? "same boot" : "new boot", pods);
+	cJSON_Delete(a->ck.taken);
+	a->ck.taken = NULL;
+}
+
+/* ---- the interruption's drain ---- */
+
+static void on_interruption(void *ctx, const struct interruption_info *info)
+{
+	struct agent *a = ctx;
+	char when[CLOCK_TEXT_LEN];
+
+	log_warn("node interruption: the node goes away at %s; drain report then", clock_format(info->deadline_ns, when));
+	if (a->correlator)
+		save_checkpoint(a, true);
+}
+
+static void report_drain(struct agent *a, const char *why, bool final)
+{
+	const struct interruption_info *in = interruption_get(a->interruption);
+
+	if (!interruption_drain_pending(a->interruption))
+		return;
+	interruption_drain_reported(a->interruption);
+	correlator_drain_report(a->correlator, in->notice_ns, in->deadline_ns, why, final);
+}
+
+/* ---- the loop's handlers ---- */
+
+static void on_kernel_event(void *ctx, const struct nt_event_hdr *hdr)
+{
+	correlator_kernel_event(((struct agent *)ctx)->correlator, hdr);
+}
+
+static void on_ringbuf(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct agent *a = data;
+	int n = probes_consume(a->probes);
+
+	if (n < 0)
+		log_warn("failed to read the ring buffer: %s", strerror(-n));
+	flush(a);
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("received %s, flushing and exiting", signal_name((int)si.ssi_signo));
+	loop_stop(loop);
+}
+
+static void on_tick(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+	int64_t now = clock_ns(CLOCK_REALTIME);
+
+	loop_timer_add(loop, TICK_MS, on_tick, a);
+	if (a->kube) {
+		kube_client_tick(a->kube);
+		if (!a->trimmed_after_sync) {
+			struct kube_client_stats ks;
+
+			kube_client_get_stats(a->kube, &ks);
+			if (ks.synced) {
+				/* the first lists' response bodies and parse trees are freed: return them */
+				trim_heap();
+				a->trimmed_after_sync = true;
+			}
+		}
+	}
+	correlator_tick(a->correlator);
+	if (interruption_drain_due(a->interruption, now)) {
+		correlator_flush(a->correlator);
+		report_drain(a,
+			     interruption_get(a->interruption)->deadline_ns < a->start_ns ? "at agent start, after the deadline" :
+											    "at the deadline",
+			     true);
+	}
+	if (a->imds) {
+		struct imds_stats st;
+
+		imds_tick(a->imds);
+		imds_get_stats(a->imds, &st);
+		if (!st.on && !a->imds_off_reported) {
+			a->imds_off_reported = true;
+			emit_status(a, "running");
+		}
+	}
+	flush(a);
+	if (now >= a->ck.due_ns)
+		save_checkpoint(a, false);
+}
+
+static void on_status_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+
+	loop_timer_add(loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a);
+	emit_status(a, "running");
+	flush(a);
+	/* relists and bursts leave freed heap behind */
+	trim_heap();
+}
+
+/* ---- setup ---- */
+
+static void read_boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static enum writer_io parse_io(const char *s)
+{
+	if (strcmp(s, "io_uring") == 0)
+		return WRITER_IO_URING;
+	if (strcmp(s, "write") == 0)
+		return WRITER_IO_WRITE;
+	return WRITER_IO_AUTO;
+}
+
+/* The record file and the sink; then what earlier runs wrote (kill -9
+ * included): seq continues after the highest one, and facts already
+ * written are not written again. Oldest file first: the newest rotated
+ * one, then the active one. */
+static int setup_output(struct agent *a)
+{
+	struct writer_options wo = { 0 };
+	char file_name[256], pattern[4400], path[4400];
+	const char *detail = NULL;
+	glob_t g;
+	int r;
+
+	r = config_output_file_name(&a->cfg, file_name, sizeof(file_name));
+	if (r < 0) {
+		log_error("output file name from POD_NAME/POD_NAMESPACE/CONTAINER_NAME is too long (max 255 bytes)");
+		return r;
+	}
+	wo.dir = a->cfg.output_dir;
+	wo.file_name = file_name;
+	wo.max_bytes = a->cfg.max_file_bytes;
+	wo.keep_rotated = a->cfg.keep_rotated;
+	wo.io = parse_io(a->cfg.io);
+	r = writer_new(&wo, &a->writer, &detail);
+	if (r < 0) {
+		log_error("cannot write records to %s/%s: %s (%s): mount the host's /var/log/containers read-write there or pass --output-dir",
+			  a->cfg.output_dir, file_name, strerror(-r), detail ? detail : "open");
+		return r;
+	}
+	r = sink_new(a->writer, RECENT_IDS, &a->sink);
+	if (r < 0)
+		return r;
+	snprintf(pattern, sizeof(pattern), "%s/%s.*", a->cfg.output_dir, file_name);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		/* names end in YYYYMMDD-hhmmss: the last in sort order is the newest */
+		history_read_file(g.gl_pathv[g.gl_pathc - 1], HISTORY_BYTES, sink_ids(a->sink), &a->previous);
+		globfree(&g);
+	}
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.output_dir, file_name);
+	history_read_file(path, HISTORY_BYTES, sink_ids(a->sink), &a->previous);
+	sink_continue_after(a->sink, a->previous.last_seq);
+	if (a->previous.found)
+		log_info("continuing after seq %llu (%llu records read back, previous run %s)",
+			 (unsigned long long)a->previous.last_seq, (unsigned long long)a->previous.records,
+			 a->previous.clean_stop ? "stopped cleanly" : "did not stop cleanly");
+	return 0;
+}
+
+static int setup_probes(struct agent *a)
+{
+	struct probes_options po = { 0 };
+	int r;
+
+	if (a->cfg.bpf == CONFIG_OFF) {
+		snprintf(a->bpf_reason, sizeof(a->bpf_reason), "disabled by --bpf off");
+		return 0;
+	}
+	po.cgroup_v2 = a->mode.v2_ids;
+	po.hierarchy_id = a->mode.hierarchy_id;
+	po.ringbuf_bytes = a->cfg.ringbuf_kib * 1024;
+	po.cgroup_map_max = a->cfg.cgroup_map_max;
+	po.try_tp_btf = strcmp(a->cfg.attach, "raw_tp") != 0;
+	po.try_raw_tp = strcmp(a->cfg.attach, "tp_btf") != 0;
+	po.capture_args = strcmp(a->cfg.exec_args, "on") == 0;
+	r = probes_new(&po, on_kernel_event, a, &a->probes, a->bpf_reason, sizeof(a->bpf_reason));
+	if (r < 0 && a->cfg.bpf == CONFIG_ON) {
+		log_error("eBPF required (--bpf on) but unavailable: %s", a->bpf_reason);
+		return r;
+	}
+	if (r < 0)
+		log_warn("running without eBPF: %s", a->bpf_reason);
+	return 0;
+}
+
+/* The API server: --api-server, else the in-cluster service from the environment. */
+static bool find_api_server(struct agent *a)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+
+	if (a->cfg.api_server[0]) {
+		snprintf(a->api_server, sizeof(a->api_server), "%s", a->cfg.api_server);
+		return true;
+	}
+	if (!host || !*host)
+		return false;
+	snprintf(a->api_server, sizeof(a->api_server), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+		 port && *port ? port : "443");
+	return true;
+}
+
+static int setup_api(struct agent *a)
+{
+	struct kube_client_options ko = { 0 };
+	char err[512];
+	int r;
+
+	if (a->cfg.api == CONFIG_OFF) {
+		snprintf(a->api_reason, sizeof(a->api_reason), "disabled by --api off");
+		return 0;
+	}
+	if (!find_api_server(a)) {
+		snprintf(a->api_reason, sizeof(a->api_reason),
+			 "no API server: not in a pod (no KUBERNETES_SERVICE_HOST) and no --api-server");
+		if (a->cfg.api == CONFIG_ON) {
+			log_error("Kubernetes API required (--api on) but unavailable: %s", a->api_reason);
+			return -ENOENT;
+		}
+		log_info("running without the Kubernetes API: %s", a->api_reason);
+		return 0;
+	}
+	if (!a->http && (r = http_new(a->loop, &a->http)) < 0)
+		return r;
+	ko.server = a->api_server;
+	ko.token_file = a->cfg.token_file;
+	ko.ca_file = a->cfg.ca_file;
+	ko.node_name = a->cfg.node_name;
+	ko.http = a->http;
+	ko.state = a->node_state;
+	ko.dead_after_s = a->cfg.api_dead_after_s;
+	r = kube_client_new(&ko, &a->kube, err, sizeof(err));
+	if (r < 0) {
+		snprintf(a->api_reason, sizeof(a->api_reason), "%s", err);
+		if (a->cfg.api == CONFIG_ON) {
+			log_error("Kubernetes API required (--api on) but unavailable: %s", err);
+			return r;
+		}
+		log_warn("running without the Kubernetes API: %s", err);
+		return 0;
+	}
+	log_info("watching pods, node and node events of %s at %s", a->cfg.node_name, a->api_server);
+	return 0;
+}
+
+static int setup_imds(struct agent *a)
+{
+	struct imds_options io = { 0 };
+	int r;
+
+	if (a->cfg.imds == CONFIG_OFF)
+		return 0;
+	if (!a->http && (r = http_new(a->loop, &a->http)) < 0)
+		return r;
+	io.endpoint = a->cfg.imds_endpoint;
+	io.mode = a->cfg.imds;
+	io.http = a->http;
+	io.interruption = a->interruption;
+	io.state = a->node_state;
+	io.node = &a->node;
+	io.poll_s = a->cfg.imds_poll_s;
+	return imds_new(&io, &a->imds);
+}
+
+/* The API side: node state and the interruption first (IMDS needs them
+ * without the API too), then the watches and IMDS. */
+static int setup_api_side(struct agent *a)
+{
+	struct interruption_options io = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
+					   .armed = on_interruption, .ctx = a };
+	struct node_state_options no = { .node = &a->node, .emit = sink_emit };
+	int r;
+
+	r = interruption_new(&io, &a->interruption);
+	if (r < 0)
+		return r;
+	no.emit_ctx = a->sink;
+	no.interruption = a->interruption;
+	r = node_state_new(&no, &a->node_state);
+	if (r == 0)
+		r = setup_api(a);
+	if (r == 0)
+		r = setup_imds(a);
+	return r;
+}
+
+static int setup_join(struct agent *a)
+{
+	struct correlate_options co = { 0 };
+	struct node_state_observer observer;
+	int r;
+
+	co.node = &a->node;
+	co.boot_id = a->boot_id;
+	co.api = a->kube ? a->node_state : NULL;
+	co.interruption = a->interruption;
+	co.join_window_ms = a->cfg.join_window_ms;
+	co.mode = &a->mode;
+	co.probes = a->probes;
+	co.bpf_off = !a->probes;
+	co.exec_args = strcmp(a->cfg.exec_args, "on") == 0;
+	co.exec_args_redact = a->exec_args_redact_set ? &a->exec_args_redact : NULL;
+	co.max_cgroups = a->cfg.cgroup_map_max;
+	co.emit = sink_emit;
+	co.emit_ctx = a->sink;
+	r = correlator_new(&co, &a->correlator);
+	if (r < 0) {
+		log_error("out of memory");
+		return r;
+	}
+	observer = correlator_observer(a->correlator);
+	node_state_set_observer(a->node_state, &observer);
+	if (a->probes) {
+		r = correlator_scan(a->correlator);
+		if (r < 0)
+			log_warn("startup scan of %s failed: %s, ignoring", a->mode.dir, strerror(-r));
+		else
+			log_info("startup scan: %d Kubernetes cgroups under %s", r, a->mode.dir);
+	}
+	return 0;
+}
+
+static int setup(struct agent *a)
+{
+	char err[512];
+	int r;
+
+	r = loop_new(&a->loop);
+	if (r < 0)
+		return r;
+	if (a->cfg.exec_args_redact[0]) {
+		char msg[256];
+
+		r = regcomp(&a->exec_args_redact, a->cfg.exec_args_redact, REG_EXTENDED | REG_NOSUB);
+		if (r != 0) {
+			regerror(r, &a->exec_args_redact, msg, sizeof(msg));
+			log_error("--exec-args-redact '%s': %s", a->cfg.exec_args_redact, msg);
+			return -EINVAL;
+		}
+		a->exec_args_redact_set = true;
+	}
+	read_boot_id(a->boot_id, sizeof(a->boot_id));
+	a->start_ns = clock_ns(CLOCK_REALTIME);
+	a->node.cluster_name = a->cfg.cluster_name;
+	a->node.node_name = a->cfg.node_name;
+	a->node.emf = !strcmp(a->cfg.emf, "node")    ? RECORD_EMF_NODE :
+		      !strcmp(a->cfg.emf, "cluster") ? RECORD_EMF_CLUSTER :
+						       RECORD_EMF_OFF;
+	r = cgroup_detect_mode(a->cfg.cgroup_root, &a->mode, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	r = setup_output(a);
+	if (r < 0)
+		return r;
+	r = mkdir_p(a->cfg.state_dir);
+	if (r < 0) {
+		log_error("cannot create state dir %s: %s: mount a writable hostPath there or pass --state-dir",
+			  a->cfg.state_dir, strerror(-r));
+		return r;
+	}
+	load_checkpoint(a);
+	r = setup_probes(a);
+	if (r == 0)
+		r = setup_api_side(a);
+	if (r == 0)
+		r = setup_join(a);
+	if (r < 0)
+		return r;
+	restore_checkpoint(a);
+	/* loading the probes parsed the kernel's BTF (megabytes, freed since): give it back */
+	trim_heap();
+	return 0;
+}
+
+int agent_new(const struct config *cfg, struct agent **ret)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	a->cfg = *cfg;
+	a->signal_fd = -1;
+	r = setup(a);
+	if (r < 0) {
+		agent_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	metrics_server_free(a->metrics);
+	imds_free(a->imds);
+	kube_client_free(a->kube);
+	http_free(a->http);
+	correlator_free(a->correlator);
+	node_state_free(a->node_state);
+	interruption_free(a->interruption);
+	probes_free(a->probes);
+	sink_free(a->sink);
+	writer_free(a->writer);
+	if (a->signal_fd >= 0)
+		close(a->signal_fd);
+	loop_free(a->loop);
+	cJSON_Delete(a->ck.taken);
+	if (a->exec_args_redact_set)
+		regfree(&a->exec_args_redact);
+	free(a);
+}
+
+/* ---- run ---- */
+
+static bool ready_cb(void *ctx, char *why, size_t len)
+{
+	return is_ready(ctx, why, len);
+}
+
+static void render_metrics(void *ctx, FILE *out)
+{
+	struct agent_stats s;
+
+	snapshot(ctx, &s);
+	stats_prometheus(&s, out);
+}
+
+static int setup_metrics(struct agent *a)
+{
+	struct metrics_options mo = { .addr = a->cfg.metrics_addr, .ready = ready_cb, .render = render_metrics, .ctx = a };
+	char err[512];
+	int r;
+
+	if (!a->cfg.metrics_addr[0])
+		return 0;
+	r = metrics_server_new(a->loop, &mo, &a->metrics, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot serve /healthz and /metrics: %s", err);
+		return r;
+	}
+	log_info("serving /healthz, /readyz and /metrics on %s (port %d)", a->cfg.metrics_addr,
+		 metrics_server_port(a->metrics));
+	return 0;
+}
+
+static int start(struct agent *a)
+{
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->signal_fd < 0)
+		return -errno;
+	r = loop_add_fd(a->loop, a->signal_fd, EPOLLIN, on_signal, a);
+	if (r == 0 && a->probes)
+		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
+	if (r == 0 && !loop_timer_add(a->loop, TICK_MS, on_tick, a))
+		r = -ENOMEM;
+	if (r == 0 && a->cfg.status_interval_s &&
+	    !loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a))
+		r = -ENOMEM;
+	if (r == 0)
+		r = setup_metrics(a);
+	return r;
+}
+
+int agent_run(struct agent *a)
+{
+	int r = start(a);
+
+	if (r < 0)
+		return r;
+	emit_status(a, "started");
+	flush(a);
+	log_info("started: node %s, records in %s, eBPF %s", a->cfg.node_name, writer_path(a->writer),
+		 a->probes ? probes_attach_mode(a->probes) : "off");
+	loop_run(a->loop);
+
+	/* drain what the kernel already produced, then say goodbye */
+	if (a->probes)
+		probes_consume(a->probes);
+	correlator_flush(a->correlator);
+	report_drain(a, "at agent stop, before the deadline", false);
+	emit_status(a, "stopping");
+	r = writer_sync(a->writer);
+	save_checkpoint(a, true);
+	if (r < 0)
+		log_error("failed to write the last records to %s: %s", writer_path(a->writer), strerror(-r));
+	return r;
+}

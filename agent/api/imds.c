@@ -1,0 +1,385 @@
+/* IMDSv2 client. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "nodetrail/api/imds.h"
+#include "nodetrail/base/clock.h"
+#include "nodetrail/base/http.h"
+#include "nodetrail/base/log.h"
+
+#define TOKEN_TTL_S 21600
+#define BODY_MAX 65536
+
+enum imds_query {
+	Q_TOKEN = 0,
+	Q_INSTANCE_ID,
+	Q_INSTANCE_TYPE,
+	Q_ZONE,
+	Q_LIFE_CYCLE,
+	Q_SPOT_ACTION,
+	Q_REBALANCE,
+	Q_MAINTENANCE,
+	Q_COUNT,
+};
+
+static const char *const query_paths[Q_COUNT] = {
+	"/latest/api/token",
+	"/latest/meta-data/instance-id",
+	"/latest/meta-data/instance-type",
+	"/latest/meta-data/placement/availability-zone",
+	"/latest/meta-data/instance-life-cycle",
+	"/latest/meta-data/spot/instance-action",
+	"/latest/meta-data/events/recommendations/rebalance",
+	"/latest/meta-data/events/maintenance/scheduled",
+};
+
+struct imds_request {
+	struct imds *m;
+	enum imds_query q;
+	struct http_transfer *t;
+	char body[BODY_MAX];
+	size_t len;
+};
+
+struct imds {
+	struct imds_options opts;
+	char token[256];
+	int64_t token_expires_ns;
+	bool token_pending;
+	int64_t next_poll_ns;
+	int64_t retry_at_ns;
+	unsigned failures;
+	struct imds_request req[Q_COUNT];
+	struct imds_stats stats;
+};
+
+static void start_query(struct imds *m, enum imds_query q);
+
+static int on_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct imds_request *r = ctx;
+
+	if (r->len + len >= BODY_MAX)
+		return -1;
+	memcpy(r->body + r->len, data, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return 0;
+}
+
+static void turn_off(struct imds *m, const char *why)
+{
+	m->stats.on = false;
+	snprintf(m->stats.reason, sizeof(m->stats.reason), "%s", why);
+	log_info("IMDS off: %s", why);
+}
+
+static void failed(struct imds *m, const char *what, const char *err)
+{
+	char why[256];
+
+	m->stats.errors++;
+	m->failures++;
+	if (m->opts.mode == CONFIG_AUTO && !m->stats.identity) {
+		/* off EC2 the very first request fails fast: do not keep knocking */
+		snprintf(why, sizeof(why), "not on EC2, or IMDS unreachable: %s%s failed: %s", m->opts.endpoint, what, err);
+		turn_off(m, why);
+		return;
+	}
+	log_warn("IMDS %s failed: %s, retrying", what, err);
+	m->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(m->failures < 5 ? m->failures : 5) * 1000000000LL;
+}
+
+/* copy an IMDS answer into a fixed field, cut to fit */
+static void set_field(char *dst, size_t len, const char *v)
+{
+	size_t n = strnlen(v, len - 1);
+
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static void apply_identity(struct imds *m, enum imds_query q, const char *v)
+{
+	struct record_node *n = m->opts.node;
+
+	switch (q) {
+	case Q_INSTANCE_ID: set_field(n->instance_id, sizeof(n->instance_id), v); break;
+	case Q_INSTANCE_TYPE: set_field(n->instance_type, sizeof(n->instance_type), v); break;
+	case Q_ZONE: set_field(n->availability_zone, sizeof(n->availability_zone), v); break;
+	case Q_LIFE_CYCLE:
+		/* the ground truth for spot, whatever the labels say */
+		snprintf(n->capacity_type, sizeof(n->capacity_type), "%s", strcmp(v, "spot") == 0 ? "SPOT" : "ON_DEMAND");
+		break;
+	default: break;
+	}
+	if (n->instance_id[0] && n->instance_type[0] && n->availability_zone[0] && !m->stats.identity) {
+		m->stats.identity = true;
+		log_info("IMDS: instance %s, %s in %s, %s", n->instance_id, n->instance_type, n->availability_zone,
+			 n->capacity_type[0] ? n->capacity_type : "capacity type unknown");
+	}
+}
+
+int imds_parse_spot_action(const char *body, struct imds_notice *ret)
+{
+	cJSON *o = cJSON_Parse(body);
+	const char *action = cJSON_GetStringValue(cJSON_GetObjectItem(o, "action"));
+	const char *when = cJSON_GetStringValue(cJSON_GetObjectItem(o, "time"));
+	int r = -EINVAL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (action && *action && when) {
+		set_field(ret->what, sizeof(ret->what), action);
+		ret->time_ns = clock_parse(when);
+		r = 0;
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+int imds_parse_rebalance(const char *body, struct imds_notice *ret)
+{
+	cJSON *o = cJSON_Parse(body);
+	const char *when = cJSON_GetStringValue(cJSON_GetObjectItem(o, "noticeTime"));
+	int r = -EINVAL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (when && (ret->time_ns = clock_parse(when))) {
+		set_field(ret->what, sizeof(ret->what), "rebalance");
+		r = 0;
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+/* "21 Jan 2019 09:00:43 GMT", the format IMDS uses for maintenance windows */
+static int64_t parse_imds_time(const char *s)
+{
+	struct tm tm = { 0 };
+
+	time_t t;
+
+	if (!s || !strptime(s, "%d %b %Y %H:%M:%S", &tm))
+		return 0;
+	t = timegm(&tm);
+	/* found by fuzz_imds: a year past 2262 overflowed the ns */
+	return t < 0 || t > 9000000000LL ? 0 : (int64_t)t * 1000000000LL;
+}
+
+int imds_parse_maintenance(const char *body, struct imds_notice *ret)
+{
+	cJSON *list = cJSON_Parse(body), *e, *events;
+	int r = cJSON_IsArray(list) ? 0 : -EINVAL;
+
+	memset(ret, 0, sizeof(*ret));
+	events = r == 0 ? list : NULL;
+	cJSON_ArrayForEach(e, events) {
+		const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(e, "State"));
+		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(e, "Code"));
+
+		if (!cJSON_IsObject(e) || (state && (!strcmp(state, "canceled") || !strcmp(state, "completed"))))
+			continue;
+		set_field(ret->what, sizeof(ret->what), code ? code : "scheduled maintenance");
+		ret->time_ns = parse_imds_time(cJSON_GetStringValue(cJSON_GetObjectItem(e, "NotBefore")));
+		r = 1;
+		break;
+	}
+	cJSON_Delete(list);
+	return r;
+}
+
+static void notice(struct imds *m, const char *kind, int64_t deadline_ns, const char *what)
+{
+	if (m->opts.interruption)
+		interruption_notice(m->opts.interruption, "imds", kind, clock_ns(CLOCK_REALTIME), deadline_ns, what,
+				    m->opts.state ? node_state_pod_count(m->opts.state) : 0);
+}
+
+static void apply_spot_action(struct imds *m, const char *body)
+{
+	struct imds_notice n;
+
+	if (imds_parse_spot_action(body, &n) < 0) {
+		m->stats.errors++;
+		return;
+	}
+	set_field(m->stats.spot_action, sizeof(m->stats.spot_action), n.what);
+	notice(m, "spot", n.time_ns, n.what);
+}
+
+static void apply_maintenance(struct imds *m, const char *body)
+{
+	struct imds_notice n;
+	int r = imds_parse_maintenance(body, &n);
+
+	if (r < 0)
+		m->stats.errors++;
+	else if (r > 0)
+		notice(m, "maintenance", n.time_ns, n.what);
+}
+
+static void on_done(void *ctx, int curl_code, long status, const char *err)
+{
+	struct imds_request *r = ctx;
+	struct imds *m = r->m;
+	char *body = r->body;
+
+	r->t = NULL;
+	body[r->len] = '\0';
+	/* plain-text answers (token, identity) end at their first line */
+	if (r->q <= Q_LIFE_CYCLE)
+		body[strcspn(body, "\r\n")] = '\0';
+	if (r->q == Q_TOKEN)
+		m->token_pending = false;
+	if (curl_code) {
+		failed(m, query_paths[r->q], err);
+		return;
+	}
+	if (status == 401) {
+		/* expired or revoked: a new token, then the next poll asks again */
+		m->stats.unauthorized++;
+		m->token_expires_ns = 0;
+		return;
+	}
+	if (status == 404) {
+		/* nothing pending (instance-action, rebalance): the normal answer */
+		if (r->q == Q_SPOT_ACTION)
+			m->stats.spot_action[0] = '\0';
+		return;
+	}
+	if (status != 200) {
+		failed(m, query_paths[r->q], status == 403 ? "403 (IMDS disabled or hop limit too low for this pod)" : "HTTP error");
+		return;
+	}
+	m->failures = 0;
+	switch (r->q) {
+	case Q_TOKEN:
+		if (strlen(body) >= sizeof(m->token)) {
+			failed(m, "token", "token longer than expected");
+			return;
+		}
+		memcpy(m->token, body, strlen(body) + 1);
+		m->token_expires_ns = clock_ns(CLOCK_MONOTONIC) + (TOKEN_TTL_S - 60) * 1000000000LL;
+		m->stats.token_refreshes++;
+		if (!m->stats.identity)
+			for (int q = Q_INSTANCE_ID; q <= Q_LIFE_CYCLE; q++)
+				start_query(m, (enum imds_query)q);
+		break;
+	case Q_INSTANCE_ID:
+	case Q_INSTANCE_TYPE:
+	case Q_ZONE:
+	case Q_LIFE_CYCLE:
+		apply_identity(m, r->q, body);
+		break;
+	case Q_SPOT_ACTION:
+		apply_spot_action(m, body);
+		break;
+	case Q_REBALANCE: {
+		struct imds_notice n;
+		char when[CLOCK_TEXT_LEN];
+
+		if (imds_parse_rebalance(body, &n) < 0) {
+			m->stats.errors++;
+			break;
+		}
+		clock_format(n.time_ns, when);
+		if (strcmp(m->stats.rebalance_notice, when) != 0)
+			log_warn("IMDS: rebalance recommendation at %s: a spot interruption is more likely soon", when);
+		snprintf(m->stats.rebalance_notice, sizeof(m->stats.rebalance_notice), "%s", when);
+		break;
+	}
+	case Q_MAINTENANCE:
+		apply_maintenance(m, body);
+		break;
+	default:
+		break;
+	}
+}
+
+static void start_query(struct imds *m, enum imds_query q)
+{
+	struct imds_request *r = &m->req[q];
+	char url[512], token_hdr[320], ttl_hdr[64];
+	const char *headers[2] = { NULL, NULL };
+	struct http_request req = { .url = url, .headers = headers, .timeout_ms = 2000,
+				    .connect_timeout_ms = 1000, .on_data = on_data, .on_done = on_done, .ctx = r };
+
+	if (r->t)
+		return; /* still in flight */
+	snprintf(url, sizeof(url), "%s%s", m->opts.endpoint, query_paths[q]);
+	if (q == Q_TOKEN) {
+		snprintf(ttl_hdr, sizeof(ttl_hdr), "X-aws-ec2-metadata-token-ttl-seconds: %d", TOKEN_TTL_S);
+		headers[0] = ttl_hdr;
+		req.method = "PUT";
+		m->token_pending = true;
+	} else {
+		snprintf(token_hdr, sizeof(token_hdr), "X-aws-ec2-metadata-token: %s", m->token);
+		headers[0] = token_hdr;
+	}
+	r->m = m;
+	r->q = q;
+	r->len = 0;
+	r->t = http_start(m->opts.http, &req);
+	if (r->t)
+		m->stats.requests++;
+	else if (q == Q_TOKEN)
+		m->token_pending = false;
+}
+
+void imds_tick(struct imds *m)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (!m->stats.on || now < m->retry_at_ns)
+		return;
+	if (now >= m->token_expires_ns) {
+		if (!m->token_pending)
+			start_query(m, Q_TOKEN);
+		return;
+	}
+	if (!m->stats.identity) {
+		for (int q = Q_INSTANCE_ID; q <= Q_LIFE_CYCLE; q++)
+			start_query(m, (enum imds_query)q);
+		return;
+	}
+	if (now < m->next_poll_ns)
+		return;
+	m->next_poll_ns = now + (int64_t)m->opts.poll_s * 1000000000LL;
+	start_query(m, Q_SPOT_ACTION);
+	start_query(m, Q_REBALANCE);
+	start_query(m, Q_MAINTENANCE);
+}
+
+int imds_new(const struct imds_options *opts, struct imds **ret)
+{
+	struct imds *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->opts = *opts;
+	if (m->opts.poll_s < 1)
+		m->opts.poll_s = 2;
+	m->stats.on = true;
+	start_query(m, Q_TOKEN);
+	*ret = m;
+	return 0;
+}
+
+void imds_free(struct imds *m)
+{
+	if (!m)
+		return;
+	for (int q = 0; q < Q_COUNT; q++)
+		http_cancel(m->opts.http, m->req[q].t);
+	explicit_bzero(m->token, sizeof(m->token));
+	free(m);
+}
+
+void imds_get_stats(const struct imds *m, struct imds_stats *ret)
+{
+	*ret = m->stats;
+}

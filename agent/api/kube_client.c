@@ -1,0 +1,456 @@
+/* The node-scoped list+watch streams. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodetrail/api/kube_client.h"
+#include "nodetrail/api/kube_watch.h"
+#include "nodetrail/base/clock.h"
+#include "nodetrail/base/http.h"
+#include "nodetrail/base/log.h"
+
+#define BACKOFF_MIN_MS 800
+#define BACKOFF_MAX_MS 30000
+#define TOKEN_RELOAD_S 60
+#define LIST_MAX_BYTES (64u * 1024 * 1024)
+
+enum stream_state { ST_IDLE, ST_LISTING, ST_WATCHING, ST_BACKOFF };
+
+struct kube_stream {
+	struct kube_client *kc;
+	enum kube_resource res;
+	const char *path;
+	char selector[600];        /* url-encoded fieldSelector */
+	enum stream_state st;
+	char rv[32];               /* last resourceVersion seen */
+	bool fresh_list;           /* after a 410: list with resourceVersion="" */
+	bool synced;               /* first list done */
+	bool got_410;              /* in-stream ERROR 410 on this watch */
+	bool warned_malformed;
+	struct http_transfer *t;
+	struct buf body;           /* list response */
+	bool too_big;
+	struct kube_framer framer;
+	int64_t last_byte_ns;
+	int64_t retry_at_ns;
+	unsigned backoff_ms;
+	struct kube_stream_stats stats;
+};
+
+struct kube_client {
+	struct kube_client_options opts;
+	char server[512];
+	char auth[8192];           /* "Authorization: Bearer ..." never logged */
+	int64_t token_read_ns;
+	struct kube_stream streams[KUBE_NRESOURCES];
+	uint64_t token_reloads;
+};
+
+static void url_encode(const char *in, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *in && o + 4 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static int read_token(struct kube_client *kc, char *err, size_t errlen)
+{
+	char token[8000];
+	size_t n;
+	FILE *f = fopen(kc->opts.token_file, "re");
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read the service-account token %s: %s", kc->opts.token_file,
+			 strerror(errno));
+		return -errno;
+	}
+	n = fread(token, 1, sizeof(token) - 1, f);
+	fclose(f);
+	token[n] = '\0';
+	token[strcspn(token, "\r\n")] = '\0';
+	if (!token[0]) {
+		snprintf(err, errlen, "the service-account token %s is empty", kc->opts.token_file);
+		return -EINVAL;
+	}
+	snprintf(kc->auth, sizeof(kc->auth), "Authorization: Bearer %s", token);
+	explicit_bzero(token, sizeof(token));
+	kc->token_read_ns = clock_ns(CLOCK_MONOTONIC);
+	kc->token_reloads++;
+	return 0;
+}
+
+static void reload_token(struct kube_client *kc)
+{
+	char err[512];
+
+	if (read_token(kc, err, sizeof(err)) < 0)
+		log_warn("%s, keeping the previous token", err);
+}
+
+static void schedule_retry(struct kube_stream *s)
+{
+	unsigned jitter;
+
+	s->st = ST_BACKOFF;
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	/* +-20% so that nodes that lost the API together do not return together */
+	jitter = (unsigned)(rand() % (int)(s->backoff_ms * 2 / 5 + 1));
+	s->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(s->backoff_ms * 4 / 5 + jitter) * 1000000LL;
+}
+
+static void start_list(struct kube_stream *s);
+static void start_watch(struct kube_stream *s);
+
+static int start(struct kube_stream *s, const char *url, http_data_cb on_data, http_done_cb on_done)
+{
+	const char *headers[] = { s->kc->auth, "Accept: application/json", "User-Agent: nodetrail/" NODETRAIL_VERSION,
+				  NULL };
+	struct http_request req = { .url = url, .headers = headers, .ca_file = s->kc->opts.ca_file,
+				    .on_data = on_data, .on_done = on_done, .ctx = s };
+
+	/* a list has a deadline; a watch ends by its own timeoutSeconds or is
+	 * cut by the dead-stream check */
+	if (s->st == ST_LISTING)
+		req.timeout_ms = 60000;
+	s->t = http_start(s->kc->opts.http, &req);
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
+	if (!s->t) {
+		schedule_retry(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- list ---- */
+
+static int on_list_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct kube_stream *s = ctx;
+
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
+	if (s->too_big || s->body.len + len + 1 > LIST_MAX_BYTES) {
+		s->too_big = true;
+		return -1;
+	}
+	if (buf_reserve(&s->body, len + 1, 65536) < 0)
+		return -1;
+	memcpy(s->body.data + s->body.len, data, len);
+	s->body.len += len;
+	return 0;
+}
+
+static void handle_status(struct kube_stream *s, long status, int curl_code, const char *err, const char *what)
+{
+	if (status == 401) {
+		s->stats.unauthorized++;
+		log_warn("%s %s: 401 Unauthorized, re-reading the token", what, kube_resource_name(s->res));
+		reload_token(s->kc);
+	} else if (status) {
+		s->stats.http_errors++;
+		log_warn("%s %s: HTTP %ld, retrying", what, kube_resource_name(s->res), status);
+	} else if (curl_code == 60 /* CURLE_PEER_FAILED_VERIFICATION */ || curl_code == 77 /* CACERT_BADFILE */) {
+		s->stats.tls_failures++;
+		log_error("%s %s: TLS verification of the API server failed (%s): refusing to talk to it; check --ca-file",
+			  what, kube_resource_name(s->res), err && *err ? err : "untrusted certificate");
+	} else {
+		log_warn("%s %s: %s, retrying", what, kube_resource_name(s->res), err && *err ? err : "failed");
+	}
+	schedule_retry(s);
+}
+
+static void on_list_done(void *ctx, int curl_code, long status, const char *err)
+{
+	struct kube_stream *s = ctx;
+	struct node_state *ns = s->kc->opts.state;
+	cJSON *root, *items, *item, *rv;
+
+	s->t = NULL;
+	if (s->too_big) {
+		log_error("list %s: response over %u MiB, retrying", kube_resource_name(s->res), LIST_MAX_BYTES >> 20);
+		s->too_big = false;
+		s->body.len = 0;
+		schedule_retry(s);
+		return;
+	}
+	if (curl_code || status != 200) {
+		s->body.len = 0;
+		handle_status(s, status, curl_code, err, "list");
+		return;
+	}
+	root = cJSON_ParseWithLength(s->body.data, s->body.len);
+	items = cJSON_GetObjectItemCaseSensitive(root, "items");
+	rv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "resourceVersion");
+	if (!cJSON_IsArray(items) || !cJSON_IsString(rv) || strlen(rv->valuestring) >= sizeof(s->rv)) {
+		s->stats.malformed++;
+		log_warn("list %s: not a list (%zu bytes), retrying", kube_resource_name(s->res), s->body.len);
+		s->body.len = 0;
+		cJSON_Delete(root);
+		schedule_retry(s);
+		return;
+	}
+	s->body.len = 0;
+	node_state_relist_begin(ns, s->res);
+	cJSON_ArrayForEach(item, items)
+		node_state_apply(ns, s->res, KUBE_EV_ADDED, item);
+	node_state_relist_end(ns, s->res);
+	snprintf(s->rv, sizeof(s->rv), "%s", rv->valuestring);
+	if (!s->synced)
+		log_info("listed %s: %d objects at resourceVersion %s", kube_resource_name(s->res),
+			 cJSON_GetArraySize(items), s->rv);
+	cJSON_Delete(root);
+	s->fresh_list = false;
+	s->backoff_ms = 0;
+	if (!s->synced && s->res == KUBE_NODES) {
+		/* the Node first: its labels give every later record its identity */
+		start_list(&s->kc->streams[KUBE_PODS]);
+		start_list(&s->kc->streams[KUBE_EVENTS]);
+	}
+	s->synced = true;
+	start_watch(s);
+}
+
+static void start_list(struct kube_stream *s)
+{
+	char url[2048];
+
+	snprintf(url, sizeof(url), "%s%s?fieldSelector=%s&resourceVersion=%s", s->kc->server, s->path, s->selector,
+		 s->fresh_list ? "" : "0");
+	s->st = ST_LISTING;
+	s->body.len = 0;
+	s->stats.lists++;
+	start(s, url, on_list_data, on_list_done);
+}
+
+/* ---- watch ---- */
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+	struct kube_stream *s = ctx;
+	struct kube_event ev;
+
+	if (kube_event_decode(line, len, &ev) < 0) {
+		s->stats.malformed++;
+		if (!s->warned_malformed)
+			log_warn("watch %s: skipping a line that is not a watch event (%zu bytes: %.60s...)",
+				 kube_resource_name(s->res), len, line);
+		s->warned_malformed = true;
+		return;
+	}
+	switch (ev.type) {
+	case KUBE_EV_ADDED:
+	case KUBE_EV_MODIFIED:
+	case KUBE_EV_DELETED:
+		node_state_apply(s->kc->opts.state, s->res, ev.type, ev.object);
+		s->stats.events++;
+		/* fallthrough */
+	case KUBE_EV_BOOKMARK:
+		if (ev.resource_version[0])
+			snprintf(s->rv, sizeof(s->rv), "%s", ev.resource_version);
+		break;
+	case KUBE_EV_ERROR:
+		if (ev.code == 410)
+			s->got_410 = true;
+		else
+			log_warn("watch %s: in-stream error %d", kube_resource_name(s->res), ev.code);
+		break;
+	default:
+		break;
+	}
+	kube_event_free(&ev);
+}
+
+static int on_watch_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct kube_stream *s = ctx;
+	uint64_t before = s->framer.oversized;
+
+	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
+	if (status != 200)
+		return 0; /* an error body: judged by on_watch_done */
+	s->backoff_ms = 0;
+	if (kube_framer_feed(&s->framer, data, len, on_line, s) < 0)
+		return -1;
+	if (s->framer.oversized != before) {
+		log_warn("watch %s: skipped an object over %u MiB", kube_resource_name(s->res), KUBE_MAX_OBJECT >> 20);
+	}
+	/* an expired resourceVersion ends this watch: relist */
+	return s->got_410 ? -1 : 0;
+}
+
+static void on_watch_done(void *ctx, int curl_code, long status, const char *err)
+{
+	struct kube_stream *s = ctx;
+
+	s->t = NULL;
+	if (s->got_410 || status == 410) {
+		s->got_410 = false;
+		s->stats.relists_410++;
+		log_info("watch %s: resourceVersion %s expired, relisting", kube_resource_name(s->res), s->rv);
+		s->fresh_list = true;
+		start_list(s);
+		return;
+	}
+	if (curl_code == 0 && status == 200) {
+		/* the server ended the watch at timeoutSeconds: resume */
+		start_watch(s);
+		return;
+	}
+	s->stats.reconnects++;
+	handle_status(s, status, curl_code, err, "watch");
+}
+
+static void start_watch(struct kube_stream *s)
+{
+	struct kube_client_options *o = &s->kc->opts;
+	unsigned span = o->watch_timeout_max_s - o->watch_timeout_min_s;
+	unsigned timeout = o->watch_timeout_min_s + (span ? (unsigned)rand() % (span + 1) : 0);
+	char url[2048];
+
+	snprintf(url, sizeof(url),
+		 "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s&fieldSelector=%s",
+		 s->kc->server, s->path, timeout, s->rv, s->selector);
+	s->st = ST_WATCHING;
+	s->got_410 = false;
+	kube_framer_reset(&s->framer);
+	s->stats.watches++;
+	start(s, url, on_watch_data, on_watch_done);
+}
+
+/* ---- lifecycle ---- */
+
+static void retry(struct kube_stream *s)
+{
+	if (s->res != KUBE_NODES && !s->kc->streams[KUBE_NODES].synced) {
+		schedule_retry(s); /* wait for the Node's first list */
+		return;
+	}
+	if (s->rv[0] && s->synced && !s->fresh_list)
+		start_watch(s);
+	else
+		start_list(s);
+}
+
+void kube_client_tick(struct kube_client *kc)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (now - kc->token_read_ns > TOKEN_RELOAD_S * 1000000000LL)
+		reload_token(kc);
+	for (int i = 0; i < KUBE_NRESOURCES; i++) {
+		struct kube_stream *s = &kc->streams[i];
+
+		if (s->st == ST_BACKOFF && now >= s->retry_at_ns) {
+			retry(s);
+		} else if (s->st == ST_WATCHING && s->t &&
+			   now - s->last_byte_ns > (int64_t)kc->opts.dead_after_s * 1000000000LL) {
+			log_warn("watch %s: nothing received for %u s, reconnecting", kube_resource_name(s->res),
+				 kc->opts.dead_after_s);
+			http_cancel(kc->opts.http, s->t);
+			s->t = NULL;
+			s->stats.dead_streams++;
+			s->stats.reconnects++;
+			schedule_retry(s);
+		}
+	}
+}
+
+int kube_client_new(const struct kube_client_options *opts, struct kube_client **ret, char *err, size_t errlen)
+{
+	static const char *const paths[KUBE_NRESOURCES] = { "/api/v1/pods", "/api/v1/nodes", "/api/v1/events" };
+	struct kube_client *kc = calloc(1, sizeof(*kc));
+	char sel[512];
+	int r;
+
+	if (!kc)
+		return -ENOMEM;
+	kc->opts = *opts;
+	if (!kc->opts.dead_after_s)
+		kc->opts.dead_after_s = 120;
+	if (!kc->opts.watch_timeout_min_s)
+		kc->opts.watch_timeout_min_s = 300;
+	if (kc->opts.watch_timeout_max_s < kc->opts.watch_timeout_min_s)
+		kc->opts.watch_timeout_max_s = kc->opts.watch_timeout_min_s + 300;
+	snprintf(kc->server, sizeof(kc->server), "%s", opts->server);
+	kc->server[strcspn(kc->server, "\n")] = '\0';
+	if (kc->server[0] && kc->server[strlen(kc->server) - 1] == '/')
+		kc->server[strlen(kc->server) - 1] = '\0';
+	if (strncmp(kc->server, "https://", 8) != 0) {
+		snprintf(err, errlen, "API server %s: only https:// is accepted (the token must not travel in clear)",
+			 kc->server);
+		free(kc);
+		return -EINVAL;
+	}
+	r = read_token(kc, err, errlen);
+	if (r < 0) {
+		free(kc);
+		return r;
+	}
+	if (opts->ca_file && access(opts->ca_file, R_OK) != 0) {
+		snprintf(err, errlen, "cannot read the API server's CA %s: %s", opts->ca_file, strerror(errno));
+		free(kc);
+		return -errno;
+	}
+	for (int i = 0; i < KUBE_NRESOURCES; i++) {
+		struct kube_stream *s = &kc->streams[i];
+
+		s->kc = kc;
+		s->res = (enum kube_resource)i;
+		s->path = paths[i];
+		kube_framer_init(&s->framer, 0);
+		if (i == KUBE_PODS)
+			snprintf(sel, sizeof(sel), "spec.nodeName=%s", opts->node_name);
+		else if (i == KUBE_NODES)
+			snprintf(sel, sizeof(sel), "metadata.name=%s", opts->node_name);
+		else
+			snprintf(sel, sizeof(sel), "involvedObject.kind=Node,involvedObject.name=%s", opts->node_name);
+		url_encode(sel, s->selector, sizeof(s->selector));
+	}
+	start_list(&kc->streams[KUBE_NODES]);
+	*ret = kc;
+	return 0;
+}
+
+void kube_client_free(struct kube_client *kc)
+{
+	if (!kc)
+		return;
+	for (int i = 0; i < KUBE_NRESOURCES; i++) {
+		http_cancel(kc->opts.http, kc->streams[i].t);
+		kube_framer_free(&kc->streams[i].framer);
+		buf_free(&kc->streams[i].body);
+	}
+	explicit_bzero(kc->auth, sizeof(kc->auth));
+	free(kc);
+}
+
+void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->synced = 1;
+	for (int i = 0; i < KUBE_NRESOURCES; i++) {
+		ret->stream[i] = kc->streams[i].stats;
+		ret->stream[i].oversized = kc->streams[i].framer.oversized;
+		if (!kc->streams[i].synced)
+			ret->synced = 0;
+	}
+	ret->token_reloads = kc->token_reloads;
+}

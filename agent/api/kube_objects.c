@@ -1,0 +1,515 @@
+/* Decoding of Pods, Nodes and Events. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodetrail/api/kube_objects.h"
+#include "nodetrail/base/json.h"
+#include "nodetrail/base/record.h"
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* copy a string member (cut to fit); leaves dst "" when absent */
+static void copy_str(char *dst, size_t len, const cJSON *o, const char *key)
+{
+	const cJSON *v = get(o, key);
+
+	dst[0] = '\0';
+	if (cJSON_IsString(v))
+		snprintf(dst, len, "%s", v->valuestring);
+}
+
+#define COPY(dst, o, key) copy_str((dst), sizeof(dst), (o), (key))
+
+static int64_t get_int(const cJSON *o, const char *key, int64_t def)
+{
+	const cJSON *v = get(o, key);
+
+	return json_int(v, INT32_MIN, INT32_MAX, def);
+}
+
+int64_t kube_quantity_bytes(const char *q)
+{
+	static const struct {
+		const char *suffix;
+		double mult;
+	} suffixes[] = {
+		{ "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
+		{ "Pi", 1125899906842624.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
+		{ "P", 1e15 }, { "m", 1e-3 }, { "", 1.0 },
+	};
+	char *end;
+	double v;
+
+	if (!q || !*q)
+		return -1;
+	v = strtod(q, &end);
+	if (end == q || v < 0 || !isfinite(v))
+		return -1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (strcmp(end, suffixes[i].suffix) == 0) {
+			v *= suffixes[i].mult;
+			return v > 9.2e18 ? -1 : (int64_t)ceil(v);
+		}
+	}
+	return -1;
+}
+
+/* "containerd://<64hex>" -> id and runtime */
+static void split_container_id(const char *full, char id[65], char runtime[16])
+{
+	const char *sep = strstr(full, "://");
+
+	id[0] = runtime[0] = '\0';
+	if (!sep)
+		return;
+	snprintf(runtime, 16, "%.*s", (int)(sep - full), full);
+	snprintf(id, 65, "%s", sep + 3);
+}
+
+static void decode_terminated(const cJSON *state, struct kube_terminated *t)
+{
+	const cJSON *term = get(state, "terminated");
+	char runtime[16];
+	char full[128];
+
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(term))
+		return;
+	t->set = true;
+	t->exit_code = (int)get_int(term, "exitCode", 0);
+	t->signal = (int)get_int(term, "signal", 0);
+	COPY(t->reason, term, "reason");
+	COPY(t->started_at, term, "startedAt");
+	COPY(t->finished_at, term, "finishedAt");
+	COPY(full, term, "containerID");
+	split_container_id(full, t->container_id, runtime);
+}
+
+static struct kube_container *find_container(struct kube_pod *p, const char *name)
+{
+	for (int i = 0; i < p->ncontainers; i++)
+		if (strcmp(p->containers[i].name, name) == 0)
+			return &p->containers[i];
+	return NULL;
+}
+
+static void decode_specs(struct kube_pod *p, const cJSON *list)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, list) {
+		struct kube_container *k;
+		char mem[32];
+
+		if (p->ncontainers >= KUBE_MAX_CONTAINERS) {
+			p->containers_dropped++;
+			continue;
+		}
+		k = &p->containers[p->ncontainers++];
+		memset(k, 0, sizeof(*k));
+		COPY(k->name, c, "name");
+		COPY(k->image, c, "image");
+		COPY(mem, get(get(c, "resources"), "limits"), "memory");
+		k->memory_limit_bytes = kube_quantity_bytes(mem);
+	}
+}
+
+static void decode_statuses(struct kube_pod *p, const cJSON *list)
+{
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, list) {
+		struct kube_container *k;
+		const cJSON *state = get(s, "state");
+		char name[64], full[128];
+
+		COPY(name, s, "name");
+		k = find_container(p, name);
+		if (!k) {
+			/* a status without a spec (trimmed objects): keep it anyway */
+			if (p->ncontainers >= KUBE_MAX_CONTAINERS) {
+				p->containers_dropped++;
+				continue;
+			}
+			k = &p->containers[p->ncontainers++];
+			memset(k, 0, sizeof(*k));
+			snprintf(k->name, sizeof(k->name), "%s", name);
+			k->memory_limit_bytes = -1;
+			COPY(k->image, s, "image");
+		}
+		COPY(full, s, "containerID");
+		split_container_id(full, k->container_id, k->runtime);
+		k->restart_count = (int)get_int(s, "restartCount", 0);
+		if (get(state, "running"))
+			snprintf(k->state, sizeof(k->state), "running");
+		else if (get(state, "terminated"))
+			snprintf(k->state, sizeof(k->state), "terminated");
+		else if (get(state, "waiting"))
+			snprintf(k->state, sizeof(k->state), "waiting");
+		COPY(k->waiting_reason, get(state, "waiting"), "reason");
+		decode_terminated(state, &k->terminated);
+		decode_terminated(get(s, "lastState"), &k->last_terminated);
+	}
+}
+
+size_t kube_pod_size(const struct kube_pod *p)
+{
+	return offsetof(struct kube_pod, containers) + (size_t)p->ncontainers * sizeof(p->containers[0]);
+}
+
+struct kube_pod *kube_pod_dup(const struct kube_pod *p)
+{
+	struct kube_pod *d = malloc(kube_pod_size(p));
+
+	if (d)
+		memcpy(d, p, kube_pod_size(p));
+	return d;
+}
+
+int kube_pod_decode(const cJSON *obj, struct kube_pod *p)
+{
+	const cJSON *meta = get(obj, "metadata"), *spec = get(obj, "spec"), *status = get(obj, "status"), *c;
+
+	memset(p, 0, sizeof(*p));
+	COPY(p->uid, meta, "uid");
+	if (!p->uid[0])
+		return -EINVAL;
+	COPY(p->name, meta, "name");
+	COPY(p->ns, meta, "namespace");
+	COPY(p->resource_version, meta, "resourceVersion");
+	COPY(p->deletion_timestamp, meta, "deletionTimestamp");
+	p->deletion_grace_s = get_int(meta, "deletionGracePeriodSeconds", -1);
+	c = cJSON_GetArrayItem(get(meta, "ownerReferences"), 0);
+	COPY(p->owner_kind, c, "kind");
+	COPY(p->owner_name, c, "name");
+	COPY(p->node_name, spec, "nodeName");
+	p->termination_grace_s = get_int(spec, "terminationGracePeriodSeconds", -1);
+	decode_specs(p, get(spec, "initContainers"));
+	decode_specs(p, get(spec, "containers"));
+	COPY(p->qos_class, status, "qosClass");
+	COPY(p->phase, status, "phase");
+	COPY(p->reason, status, "reason");
+	COPY(p->message, status, "message");
+	cJSON_ArrayForEach(c, get(status, "conditions")) {
+		char type[32], st[8];
+
+		COPY(type, c, "type");
+		COPY(st, c, "status");
+		if (strcmp(st, "True") != 0)
+			continue;
+		if (strcmp(type, "DisruptionTarget") == 0) {
+			COPY(p->disruption_reason, c, "reason");
+			COPY(p->disruption_message, c, "message");
+		} else if (strcmp(type, "PodScheduled") == 0) {
+			COPY(p->scheduled_at, c, "lastTransitionTime");
+		} else if (strcmp(type, "Ready") == 0) {
+			COPY(p->ready_at, c, "lastTransitionTime");
+		}
+	}
+	decode_statuses(p, get(status, "initContainerStatuses"));
+	decode_statuses(p, get(status, "containerStatuses"));
+	return 0;
+}
+
+int kube_node_decode(const cJSON *obj, struct kube_node *n)
+{
+	const cJSON *meta = get(obj, "metadata"), *labels, *spec = get(obj, "spec"), *c;
+	char lifecycle[32];
+
+	memset(n, 0, sizeof(*n));
+	COPY(n->name, meta, "name");
+	if (!n->name[0])
+		return -EINVAL;
+	COPY(n->uid, meta, "uid");
+	COPY(n->resource_version, meta, "resourceVersion");
+	labels = get(meta, "labels");
+	COPY(n->capacity_type, labels, "eks.amazonaws.com/capacityType");
+	if (!n->capacity_type[0]) {
+		char karpenter[16];
+
+		COPY(karpenter, labels, "karpenter.sh/capacity-type");
+		/* Karpenter says "spot" / "on-demand": use EKS's spelling */
+		if (strcmp(karpenter, "spot") == 0)
+			snprintf(n->capacity_type, sizeof(n->capacity_type), "SPOT");
+		else if (strcmp(karpenter, "on-demand") == 0)
+			snprintf(n->capacity_type, sizeof(n->capacity_type), "ON_DEMAND");
+	}
+	COPY(lifecycle, labels, "lifecycle");
+	if (!n->capacity_type[0] && strcmp(lifecycle, "Ec2Spot") == 0)
+		snprintf(n->capacity_type, sizeof(n->capacity_type), "SPOT");
+	COPY(n->node_group, labels, "eks.amazonaws.com/nodegroup");
+	if (!n->node_group[0])
+		COPY(n->node_group, labels, "karpenter.sh/nodepool");
+	COPY(n->instance_type, labels, "node.kubernetes.io/instance-type");
+	COPY(n->zone, labels, "topology.kubernetes.io/zone");
+	n->unschedulable = cJSON_IsTrue(get(spec, "unschedulable"));
+	cJSON_ArrayForEach(c, get(spec, "taints")) {
+		struct kube_taint *t;
+
+		if (n->ntaints >= KUBE_MAX_TAINTS)
+			break;
+		t = &n->taints[n->ntaints++];
+		COPY(t->key, c, "key");
+		COPY(t->value, c, "value");
+		COPY(t->effect, c, "effect");
+	}
+	cJSON_ArrayForEach(c, get(get(obj, "status"), "conditions")) {
+		struct kube_condition *k;
+
+		if (n->nconditions >= KUBE_MAX_CONDITIONS)
+			break;
+		k = &n->conditions[n->nconditions++];
+		COPY(k->type, c, "type");
+		COPY(k->status, c, "status");
+		COPY(k->reason, c, "reason");
+		COPY(k->message, c, "message");
+		COPY(k->last_transition, c, "lastTransitionTime");
+	}
+	return 0;
+}
+
+int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *e)
+{
+	const cJSON *meta = get(obj, "metadata"), *involved = get(obj, "involvedObject");
+	const cJSON *series = get(obj, "series");
+
+	memset(e, 0, sizeof(*e));
+	COPY(e->uid, meta, "uid");
+	if (!e->uid[0])
+		return -EINVAL;
+	COPY(e->name, meta, "name");
+	COPY(e->ns, meta, "namespace");
+	COPY(e->resource_version, meta, "resourceVersion");
+	COPY(e->reason, obj, "reason");
+	COPY(e->type, obj, "type");
+	COPY(e->message, obj, "message");
+	if (!e->message[0])
+		COPY(e->message, obj, "note"); /* events.k8s.io/v1 spelling */
+	COPY(e->source, get(obj, "source"), "component");
+	if (!e->source[0])
+		COPY(e->source, obj, "reportingComponent");
+	if (!e->source[0])
+		COPY(e->source, obj, "reportingController");
+	COPY(e->involved_kind, involved, "kind");
+	COPY(e->involved_name, involved, "name");
+	/* events.k8s.io/v1 writers leave the core/v1 timestamps null */
+	COPY(e->first_time, obj, "firstTimestamp");
+	if (!e->first_time[0])
+		COPY(e->first_time, obj, "eventTime");
+	if (!e->first_time[0])
+		COPY(e->first_time, meta, "creationTimestamp");
+	COPY(e->last_time, obj, "lastTimestamp");
+	if (!e->last_time[0])
+		COPY(e->last_time, series, "lastObservedTime");
+	if (!e->last_time[0])
+		snprintf(e->last_time, sizeof(e->last_time), "%s", e->first_time);
+	e->count = (int)get_int(obj, "count", 0);
+	if (e->count <= 0)
+		e->count = (int)get_int(series, "count", 1);
+	return 0;
+}
+
+void kube_pod_to_record(const struct kube_pod *p, struct record *r)
+{
+	r->pod_uid = p->uid;
+	r->pod_name = p->name;
+	r->pod_namespace = p->ns;
+	r->qos_class = p->qos_class;
+	r->owner_kind = p->owner_kind;
+	r->owner_name = p->owner_name;
+}
+
+const struct kube_container *kube_pod_container_by_id(const struct kube_pod *pod, const char *id,
+						     const struct kube_terminated **ret_term)
+{
+	*ret_term = NULL;
+	for (int i = 0; pod && i < pod->ncontainers; i++) {
+		const struct kube_container *k = &pod->containers[i];
+
+		if (strcmp(k->container_id, id) == 0) {
+			/* waiting to restart (CrashLoopBackOff): the id is still the
+			 * last one's, and lastState tells how it ended */
+			if (k->terminated.set)
+				*ret_term = &k->terminated;
+			else if (k->last_terminated.set && strcmp(k->last_terminated.container_id, id) == 0)
+				*ret_term = &k->last_terminated;
+			return k;
+		}
+		if (k->last_terminated.set && strcmp(k->last_terminated.container_id, id) == 0) {
+			*ret_term = &k->last_terminated;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* ---- encoding back into the API's shape (for the checkpoint) ---- */
+
+static void add_str(cJSON *o, const char *key, const char *s)
+{
+	if (s[0])
+		cJSON_AddStringToObject(o, key, s);
+}
+
+static void encode_terminated(cJSON *parent, const char *key, const struct kube_terminated *t, const char *runtime)
+{
+	char full[128];
+	cJSON *st, *term;
+
+	if (!t->set)
+		return;
+	st = cJSON_AddObjectToObject(parent, key);
+	term = st ? cJSON_AddObjectToObject(st, "terminated") : NULL;
+	if (!term)
+		return;
+	cJSON_AddNumberToObject(term, "exitCode", t->exit_code);
+	if (t->signal)
+		cJSON_AddNumberToObject(term, "signal", t->signal);
+	add_str(term, "reason", t->reason);
+	add_str(term, "startedAt", t->started_at);
+	add_str(term, "finishedAt", t->finished_at);
+	if (t->container_id[0]) {
+		snprintf(full, sizeof(full), "%s://%s", runtime[0] ? runtime : "containerd", t->container_id);
+		cJSON_AddStringToObject(term, "containerID", full);
+	}
+}
+
+static void add_condition(cJSON *list, const char *type, const char *status, const char *reason, const char *message,
+			  const char *at)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (!c)
+		return;
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status);
+	add_str(c, "reason", reason);
+	add_str(c, "message", message);
+	add_str(c, "lastTransitionTime", at);
+	cJSON_AddItemToArray(list, c);
+}
+
+cJSON *kube_pod_encode(const struct kube_pod *p)
+{
+	cJSON *o = cJSON_CreateObject(), *meta, *spec, *status, *list, *specs, *owner;
+	char num[32], full[128];
+
+	meta = o ? cJSON_AddObjectToObject(o, "metadata") : NULL;
+	spec = o ? cJSON_AddObjectToObject(o, "spec") : NULL;
+	status = o ? cJSON_AddObjectToObject(o, "status") : NULL;
+	if (!meta || !spec || !status) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	add_str(meta, "uid", p->uid);
+	add_str(meta, "name", p->name);
+	add_str(meta, "namespace", p->ns);
+	add_str(meta, "resourceVersion", p->resource_version);
+	add_str(meta, "deletionTimestamp", p->deletion_timestamp);
+	if (p->deletion_grace_s >= 0)
+		cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", (double)p->deletion_grace_s);
+	if (p->owner_kind[0] && (list = cJSON_AddArrayToObject(meta, "ownerReferences")) &&
+	    (owner = cJSON_CreateObject())) {
+		cJSON_AddStringToObject(owner, "kind", p->owner_kind);
+		add_str(owner, "name", p->owner_name);
+		cJSON_AddItemToArray(list, owner);
+	}
+	add_str(spec, "nodeName", p->node_name);
+	if (p->termination_grace_s >= 0)
+		cJSON_AddNumberToObject(spec, "terminationGracePeriodSeconds", (double)p->termination_grace_s);
+	add_str(status, "qosClass", p->qos_class);
+	add_str(status, "phase", p->phase);
+	add_str(status, "reason", p->reason);
+	add_str(status, "message", p->message);
+	list = cJSON_AddArrayToObject(status, "conditions");
+	if (list && p->disruption_reason[0])
+		add_condition(list, "DisruptionTarget", "True", p->disruption_reason, p->disruption_message, "");
+	if (list && p->scheduled_at[0])
+		add_condition(list, "PodScheduled", "True", "", "", p->scheduled_at);
+	if (list && p->ready_at[0])
+		add_condition(list, "Ready", "True", "", "", p->ready_at);
+	/* init and regular containers alike: decode keeps them in one list */
+	specs = cJSON_AddArrayToObject(spec, "containers");
+	list = cJSON_AddArrayToObject(status, "containerStatuses");
+	for (int i = 0; specs && list && i < p->ncontainers; i++) {
+		const struct kube_container *k = &p->containers[i];
+		cJSON *sp = cJSON_CreateObject(), *st = cJSON_CreateObject(), *state, *lim;
+
+		if (!sp || !st) {
+			cJSON_Delete(sp);
+			cJSON_Delete(st);
+			break;
+		}
+		cJSON_AddItemToArray(specs, sp);
+		cJSON_AddItemToArray(list, st);
+		cJSON_AddStringToObject(sp, "name", k->name);
+		add_str(sp, "image", k->image);
+		if (k->memory_limit_bytes >= 0 && (lim = cJSON_AddObjectToObject(sp, "resources")) &&
+		    (lim = cJSON_AddObjectToObject(lim, "limits"))) {
+			snprintf(num, sizeof(num), "%lld", (long long)k->memory_limit_bytes);
+			cJSON_AddStringToObject(lim, "memory", num);
+		}
+		cJSON_AddStringToObject(st, "name", k->name);
+		if (k->container_id[0]) {
+			snprintf(full, sizeof(full), "%s://%s", k->runtime[0] ? k->runtime : "containerd", k->container_id);
+			cJSON_AddStringToObject(st, "containerID", full);
+		}
+		cJSON_AddNumberToObject(st, "restartCount", k->restart_count);
+		if (!strcmp(k->state, "terminated")) {
+			encode_terminated(st, "state", &k->terminated, k->runtime);
+		} else if (k->state[0] && (state = cJSON_AddObjectToObject(st, "state")) &&
+			   (state = cJSON_AddObjectToObject(state, k->state))) {
+			add_str(state, "reason", k->waiting_reason);
+		}
+		encode_terminated(st, "lastState", &k->last_terminated, k->runtime);
+	}
+	return o;
+}
+
+cJSON *kube_node_encode(const struct kube_node *n)
+{
+	cJSON *o = cJSON_CreateObject(), *meta, *labels, *spec, *list;
+
+	meta = o ? cJSON_AddObjectToObject(o, "metadata") : NULL;
+	labels = meta ? cJSON_AddObjectToObject(meta, "labels") : NULL;
+	spec = o ? cJSON_AddObjectToObject(o, "spec") : NULL;
+	list = o ? cJSON_AddArrayToObject(spec, "taints") : NULL;
+	if (!labels || !list) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	add_str(meta, "name", n->name);
+	add_str(meta, "uid", n->uid);
+	add_str(meta, "resourceVersion", n->resource_version);
+	add_str(labels, "eks.amazonaws.com/capacityType", n->capacity_type);
+	add_str(labels, "eks.amazonaws.com/nodegroup", n->node_group);
+	add_str(labels, "node.kubernetes.io/instance-type", n->instance_type);
+	add_str(labels, "topology.kubernetes.io/zone", n->zone);
+	if (n->unschedulable)
+		cJSON_AddTrueToObject(spec, "unschedulable");
+	for (int i = 0; i < n->ntaints; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		if (!t)
+			break;
+		cJSON_AddStringToObject(t, "key", n->taints[i].key);
+		add_str(t, "value", n->taints[i].value);
+		add_str(t, "effect", n->taints[i].effect);
+		cJSON_AddItemToArray(list, t);
+	}
+	list = cJSON_AddObjectToObject(o, "status");
+	list = list ? cJSON_AddArrayToObject(list, "conditions") : NULL;
+	for (int i = 0; list && i < n->nconditions; i++) {
+		const struct kube_condition *k = &n->conditions[i];
+
+		add_condition(list, k->type, k->status, k->reason, k->message, k->last_transition);
+	}
+	return o;
+}

@@ -1,0 +1,528 @@
+/* The container table, its ends and recent OOM kills, and their checkpoint. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodetrail/base/clock.h"
+#include "nodetrail/base/json.h"
+#include "nodetrail/base/u64map.h"
+#include "nodetrail/join/containers.h"
+
+#define ENDS_KEPT_NS (15 * 60 * 1000000000LL) /* what a drain report or a pod's termination may still need */
+
+struct containers {
+	struct cgroup_map *cgroups;
+	const struct cgroup_mode *mode;
+	struct u64map *table;     /* container cgroup id -> struct container_state */
+	struct container_end ends[CONTAINER_MAX_ENDS]; /* ring, oldest overwritten */
+	uint32_t ends_next;
+	struct recent_oom ooms[CONTAINER_MAX_RECENT_OOMS]; /* ring, oldest overwritten */
+	uint32_t ooms_next;
+	struct containers_stats stats;
+};
+
+const char *signal_sender_name(enum signal_sender s)
+{
+	switch (s) {
+	case SENDER_SELF: return "self";
+	case SENDER_KERNEL: return "kernel";
+	case SENDER_EXTERNAL: return "external";
+	default: return "";
+	}
+}
+
+int containers_new(uint32_t cap, struct cgroup_map *cgroups, const struct cgroup_mode *mode, struct containers **ret)
+{
+	struct containers *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->cgroups = cgroups;
+	t->mode = mode;
+	if (u64map_new(cap, &t->table) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
+
+void containers_free(struct containers *t)
+{
+	if (!t)
+		return;
+	u64map_free(t->table, free);
+	free(t);
+}
+
+/* ---- tracking ---- */
+
+/* Track a cgroup; a container cgroup gets a state. NULL if not tracked. */
+static const struct cgroup_entry *track(struct containers *t, uint64_t id, uint64_t parent_id, const char *path,
+					int64_t created_boot_ns, bool exec_seen)
+{
+	const struct cgroup_entry *e;
+	struct container_state *st;
+
+	if (cgroup_map_track(t->cgroups, id, parent_id, path, created_boot_ns, exec_seen, &e) < 0)
+		return NULL;
+	if (e->ref.kind == CGROUP_KIND_CONTAINER && !u64map_get(t->table, id)) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return e;
+		st->cgroup_id = id;
+		st->created_boot_ns = created_boot_ns;
+		if (u64map_put(t->table, id, st, NULL) < 0)
+			free(st);
+	}
+	return e;
+}
+
+void containers_mkdir(struct containers *t, const struct nt_cgroup_event *ev)
+{
+	struct cgroup_ref ref;
+	char path[NT_CGROUP_PATH_LEN];
+
+	memcpy(path, ev->path, sizeof(path));
+	path[sizeof(path) - 1] = '\0';
+	if (!ev->parent_tracked) {
+		/* a new kubepods root (kubelet starting after the agent), or a
+		 * Kubernetes cgroup whose parent was created too fast for us */
+		if (cgroup_parse_path(path, &ref) < 0 || ref.kind == CGROUP_KIND_HOST)
+			return;
+	}
+	track(t, ev->hdr.cgroup_id, ev->parent_id, path, (int64_t)ev->hdr.ts_ns, false);
+}
+
+void containers_rmdir(struct containers *t, const struct nt_cgroup_event *ev)
+{
+	free(u64map_take(t->table, ev->hdr.cgroup_id));
+	cgroup_map_untrack(t->cgroups, ev->hdr.cgroup_id);
+}
+
+static void scan_cb(void *ctx, uint64_t id, uint64_t parent_id, const char *path, const struct cgroup_ref *ref,
+		    bool has_procs)
+{
+	struct containers *t = ctx;
+	const struct cgroup_entry *e = track(t, id, parent_id, path, 0, has_procs);
+	struct container_state *st;
+
+	if (e && e->ref.kind == CGROUP_KIND_CONTAINER && (st = u64map_get(t->table, e->container_cgroup_id))) {
+		st->preexisting = true;
+		t->stats.preexisting++;
+	}
+}
+
+static void scan_main(void *ctx, uint64_t key, void *value)
+{
+	struct containers *t = ctx;
+	struct container_state *st = value;
+	const struct cgroup_entry *e = cgroup_map_get(t->cgroups, st->cgroup_id);
+	int pid;
+
+	if (!e || st->main_tgid)
+		return;
+	pid = host_main_pid(t->mode, e->path);
+	if (pid > 0)
+		st->main_tgid = (uint32_t)pid;
+}
+
+int containers_scan(struct containers *t)
+{
+	int n = cgroup_scan(t->mode, scan_cb, t);
+
+	if (n < 0)
+		return n;
+	u64map_each(t->table, scan_main, t);
+	return n;
+}
+
+bool containers_lookup(struct containers *t, uint64_t cgroup_id, const struct cgroup_entry **ret_e,
+		       struct container_state **ret_st)
+{
+	const struct cgroup_entry *e = cgroup_map_get(t->cgroups, cgroup_id);
+	struct container_state *st;
+
+	if (!e) {
+		t->stats.unknown_cgroup_events++;
+		return false;
+	}
+	if (!cgroup_kind_is_container(e->ref.kind))
+		return false;
+	st = u64map_get(t->table, e->container_cgroup_id);
+	if (!st)
+		return false;
+	/* records name the container, not the child cgroup the event came from */
+	if (e->container_cgroup_id != e->id) {
+		const struct cgroup_entry *ce = cgroup_map_get(t->cgroups, e->container_cgroup_id);
+
+		if (ce)
+			e = ce;
+	}
+	*ret_e = e;
+	*ret_st = st;
+	return true;
+}
+
+const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_t cgroup_id)
+{
+	return cgroup_map_get(t->cgroups, cgroup_id);
+}
+
+/* ---- kernel events ---- */
+
+/* The runtime re-executing itself inside the new cgroup (runc's init runs
+ * from a sealed memfd copy: execveat gives "/dev/fd/N"; or /proc/self/exe):
+ * container setup, not the container's command. runc moves its init into
+ * the cgroup before or after that re-exec, whichever wins the race. */
+static bool runtime_exec(const struct nt_exec_event *ev)
+{
+	return strncmp(ev->filename, "/dev/fd/", 8) == 0 || strncmp(ev->filename, "/proc/self/", 11) == 0 ||
+	       strncmp(ev->comm, "runc", 4) == 0;
+}
+
+enum exec_kind containers_on_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev)
+{
+	if (runtime_exec(ev))
+		return EXEC_RUNTIME;
+	/* the container's own command: the first exec, or the first from
+	 * outside if the runtime's re-exec took the kernel's first flag */
+	if (!st->main_tgid && (ev->first || ev->from_outside)) {
+		st->main_tgid = ev->hdr.tgid;
+		st->first_exec_boot_ns = (int64_t)ev->hdr.ts_ns;
+		return EXEC_MAIN;
+	}
+	if (ev->from_outside && ev->hdr.tgid != st->main_tgid) {
+		if (st->nexec_in < CONTAINER_MAX_EXEC_IN)
+			st->exec_in[st->nexec_in++] = ev->hdr.tgid;
+		return EXEC_FROM_OUTSIDE;
+	}
+	return EXEC_OWN;
+}
+
+bool container_oom_victim(const struct container_state *st, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < st->noom; i++)
+		if (st->oom_victims[i] == tgid)
+			return true;
+	return false;
+}
+
+static void add_end(struct containers *t, const struct container_end *src)
+{
+	t->ends[t->ends_next] = *src;
+	t->ends_next = (t->ends_next + 1) % CONTAINER_MAX_ENDS;
+}
+
+bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+			const struct nt_exit_event *ev)
+{
+	struct container_end end;
+
+	if (!st->main_tgid || ev->hdr.tgid != st->main_tgid || st->exit_reported)
+		return false;
+	st->exit_reported = true;
+	memset(&end, 0, sizeof(end));
+	memcpy(end.pod_uid, e->ref.pod_uid, sizeof(end.pod_uid));
+	memcpy(end.container_id, e->ref.container_id, sizeof(end.container_id));
+	memcpy(end.comm, ev->comm, sizeof(end.comm));
+	end.comm[NT_COMM_LEN - 1] = '\0';
+	end.term_ns = st->term_boot_ns ? clock_boot_to_real(st->term_boot_ns) : 0;
+	end.kill_ns = st->kill_boot_ns ? clock_boot_to_real(st->kill_boot_ns) : 0;
+	memcpy(end.kill_comm, st->kill_comm, sizeof(end.kill_comm));
+	end.kill_sender = st->kill_sender;
+	end.exit_ns = clock_boot_to_real((int64_t)ev->hdr.ts_ns);
+	end.exit_code = ev->exit_code;
+	end.oom = container_oom_victim(st, ev->hdr.tgid);
+	add_end(t, &end);
+	return true;
+}
+
+void containers_on_signal(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+			  const struct nt_signal_event *ev)
+{
+	const struct cgroup_entry *sender = cgroup_map_get(t->cgroups, ev->sender_cgroup_id);
+	enum signal_sender who = ev->sender_kernel ? SENDER_KERNEL :
+				 sender && sender->container_cgroup_id == e->id ? SENDER_SELF :
+										  SENDER_EXTERNAL;
+	struct signal_note *s;
+
+	if (!st->main_tgid || ev->hdr.tgid == st->main_tgid) {
+		if (ev->sig == 15 && !st->term_boot_ns)
+			st->term_boot_ns = (int64_t)ev->hdr.ts_ns;
+		if (ev->sig == 9 && !st->kill_boot_ns) {
+			st->kill_boot_ns = (int64_t)ev->hdr.ts_ns;
+			memcpy(st->kill_comm, ev->sender_comm, sizeof(st->kill_comm));
+			st->kill_comm[NT_COMM_LEN - 1] = '\0';
+			st->kill_sender = who;
+		}
+	}
+	if (st->nsignals >= CONTAINER_MAX_SIGNALS) {
+		st->signals_dropped++;
+		t->stats.signals_dropped++;
+		return;
+	}
+	s = &st->signals[st->nsignals++];
+	s->at_boot_ns = (int64_t)ev->hdr.ts_ns;
+	s->sig = ev->sig;
+	s->target_tgid = ev->hdr.tgid;
+	s->sender_tgid = ev->sender_tgid;
+	memcpy(s->sender_comm, ev->sender_comm, sizeof(s->sender_comm));
+	s->sender_comm[NT_COMM_LEN - 1] = '\0';
+	s->sender = who;
+}
+
+void containers_on_oom(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+		       const struct nt_oom_event *ev)
+{
+	struct recent_oom *o = &t->ooms[t->ooms_next];
+
+	if (st->noom < CONTAINER_MAX_OOM_VICTIMS)
+		st->oom_victims[st->noom++] = ev->hdr.tgid;
+	t->ooms_next = (t->ooms_next + 1) % CONTAINER_MAX_RECENT_OOMS;
+	o->at_ns = clock_boot_to_real((int64_t)ev->hdr.ts_ns);
+	memcpy(o->pod_uid, e->ref.pod_uid, sizeof(o->pod_uid));
+	memcpy(o->container_id, e->ref.container_id, sizeof(o->container_id));
+	memcpy(o->comm, ev->comm, sizeof(o->comm));
+	o->comm[NT_COMM_LEN - 1] = '\0';
+	o->node_wide = ev->node_wide;
+}
+
+/* ---- reading ---- */
+
+struct each {
+	const struct containers *t;
+	void (*cb)(void *ctx, const struct container_state *st, const struct cgroup_entry *e);
+	void *ctx;
+};
+
+static void each_one(void *ctx, uint64_t key, void *value)
+{
+	struct each *x = ctx;
+	const struct container_state *st = value;
+
+	x->cb(x->ctx, st, cgroup_map_get(x->t->cgroups, st->cgroup_id));
+}
+
+void containers_each(const struct containers *t,
+		     void (*cb)(void *ctx, const struct container_state *st, const struct cgroup_entry *e), void *ctx)
+{
+	struct each x = { t, cb, ctx };
+
+	u64map_each(t->table, each_one, &x);
+}
+
+const struct container_end *containers_end_at(const struct containers *t, uint32_t i)
+{
+	return &t->ends[i % CONTAINER_MAX_ENDS];
+}
+
+const struct recent_oom *containers_oom_at(const struct containers *t, uint32_t i)
+{
+	return &t->ooms[i % CONTAINER_MAX_RECENT_OOMS];
+}
+
+void containers_get_stats(const struct containers *t, struct containers_stats *ret)
+{
+	*ret = t->stats;
+	ret->containers = u64map_count(t->table);
+	ret->cgroups_dropped = cgroup_map_dropped(t->cgroups);
+	ret->containers_dropped = u64map_dropped(t->table);
+}
+
+/* ---- checkpoint ---- */
+
+static enum signal_sender sender_of(const char *s)
+{
+	if (s && !strcmp(s, "self"))
+		return SENDER_SELF;
+	if (s && !strcmp(s, "kernel"))
+		return SENDER_KERNEL;
+	return s && *s ? SENDER_EXTERNAL : SENDER_NONE;
+}
+
+static void save_container(void *ctx, const struct container_state *st, const struct cgroup_entry *e)
+{
+	cJSON *list = ctx, *o, *sigs, *ooms;
+
+	if (!e || !e->ref.pod_uid[0] || !(o = cJSON_CreateObject()))
+		return;
+	cJSON_AddItemToArray(list, o);
+	json_add_hex(o, "cgroup_id", st->cgroup_id);
+	cJSON_AddStringToObject(o, "pod_uid", e->ref.pod_uid);
+	cJSON_AddStringToObject(o, "container_id", e->ref.container_id);
+	cJSON_AddNumberToObject(o, "created", (double)st->created_boot_ns);
+	cJSON_AddNumberToObject(o, "first_exec", (double)st->first_exec_boot_ns);
+	cJSON_AddNumberToObject(o, "main_tgid", st->main_tgid);
+	cJSON_AddBoolToObject(o, "preexisting", st->preexisting);
+	cJSON_AddBoolToObject(o, "exit_reported", st->exit_reported);
+	cJSON_AddNumberToObject(o, "term", (double)st->term_boot_ns);
+	cJSON_AddNumberToObject(o, "kill", (double)st->kill_boot_ns);
+	cJSON_AddStringToObject(o, "kill_comm", st->kill_comm);
+	cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(st->kill_sender));
+	cJSON_AddNumberToObject(o, "signals_dropped", st->signals_dropped);
+	sigs = cJSON_AddArrayToObject(o, "signals");
+	for (uint32_t i = 0; sigs && i < st->nsignals; i++) {
+		const struct signal_note *s = &st->signals[i];
+		cJSON *so = cJSON_CreateObject();
+
+		if (!so)
+			break;
+		cJSON_AddNumberToObject(so, "at", (double)s->at_boot_ns);
+		cJSON_AddNumberToObject(so, "sig", s->sig);
+		cJSON_AddNumberToObject(so, "target", s->target_tgid);
+		cJSON_AddNumberToObject(so, "sender_pid", s->sender_tgid);
+		cJSON_AddStringToObject(so, "sender_comm", s->sender_comm);
+		cJSON_AddStringToObject(so, "sender", signal_sender_name(s->sender));
+		cJSON_AddItemToArray(sigs, so);
+	}
+	ooms = cJSON_AddArrayToObject(o, "oom_victims");
+	for (uint32_t i = 0; ooms && i < st->noom; i++)
+		cJSON_AddItemToArray(ooms, cJSON_CreateNumber(st->oom_victims[i]));
+}
+
+void containers_save(const struct containers *t, cJSON *parent)
+{
+	int64_t now = clock_ns(CLOCK_REALTIME);
+	cJSON *list = cJSON_AddArrayToObject(parent, "containers");
+
+	if (list)
+		containers_each(t, save_container, list);
+	list = cJSON_AddArrayToObject(parent, "ends");
+	for (uint32_t i = 0; list && i < CONTAINER_MAX_ENDS; i++) {
+		const struct container_end *end = &t->ends[(t->ends_next + i) % CONTAINER_MAX_ENDS];
+		cJSON *o;
+
+		if (!end->exit_ns || now - end->exit_ns > ENDS_KEPT_NS || !(o = cJSON_CreateObject()))
+			continue;
+		cJSON_AddStringToObject(o, "pod_uid", end->pod_uid);
+		cJSON_AddStringToObject(o, "container_id", end->container_id);
+		cJSON_AddStringToObject(o, "comm", end->comm);
+		cJSON_AddNumberToObject(o, "term", (double)end->term_ns);
+		cJSON_AddNumberToObject(o, "kill", (double)end->kill_ns);
+		cJSON_AddNumberToObject(o, "exit", (double)end->exit_ns);
+		cJSON_AddStringToObject(o, "kill_comm", end->kill_comm);
+		cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(end->kill_sender));
+		cJSON_AddNumberToObject(o, "exit_code", end->exit_code);
+		cJSON_AddBoolToObject(o, "oom", end->oom);
+		cJSON_AddBoolToObject(o, "unseen", end->unseen);
+		cJSON_AddItemToArray(list, o);
+	}
+}
+
+/* a container of the checkpoint that ended while the agent was down: when
+ * and how are unknown, what was seen before (SIGTERM, SIGKILL) is kept */
+static void ended_unseen(struct containers *t, const struct container_state *st, const char *pod_uid,
+			 const char *container_id, int64_t now)
+{
+	struct container_end end;
+
+	memset(&end, 0, sizeof(end));
+	snprintf(end.pod_uid, sizeof(end.pod_uid), "%s", pod_uid);
+	snprintf(end.container_id, sizeof(end.container_id), "%s", container_id);
+	end.term_ns = st->term_boot_ns ? clock_boot_to_real(st->term_boot_ns) : 0;
+	end.kill_ns = st->kill_boot_ns ? clock_boot_to_real(st->kill_boot_ns) : 0;
+	memcpy(end.kill_comm, st->kill_comm, sizeof(end.kill_comm));
+	end.kill_sender = st->kill_sender;
+	end.exit_ns = now;
+	end.unseen = true;
+	add_end(t, &end);
+	t->stats.ended_unseen++;
+}
+
+static void load_container(const cJSON *o, struct container_state *st)
+{
+	const cJSON *item;
+
+	memset(st, 0, sizeof(*st));
+	st->cgroup_id = json_get_hex(o, "cgroup_id");
+	st->created_boot_ns = json_get_num(o, "created");
+	st->first_exec_boot_ns = json_get_num(o, "first_exec");
+	st->main_tgid = (uint32_t)json_get_num(o, "main_tgid");
+	st->preexisting = cJSON_IsTrue(cJSON_GetObjectItem(o, "preexisting"));
+	st->exit_reported = cJSON_IsTrue(cJSON_GetObjectItem(o, "exit_reported"));
+	st->term_boot_ns = json_get_num(o, "term");
+	st->kill_boot_ns = json_get_num(o, "kill");
+	JSON_GET_STR(o, "kill_comm", st->kill_comm);
+	st->kill_sender = sender_of(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kill_sender")));
+	st->signals_dropped = (uint32_t)json_get_num(o, "signals_dropped");
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "signals")) {
+		struct signal_note *s;
+
+		if (st->nsignals == CONTAINER_MAX_SIGNALS)
+			break;
+		s = &st->signals[st->nsignals++];
+		s->at_boot_ns = json_get_num(item, "at");
+		s->sig = (uint32_t)json_get_num(item, "sig");
+		s->target_tgid = (uint32_t)json_get_num(item, "target");
+		s->sender_tgid = (uint32_t)json_get_num(item, "sender_pid");
+		JSON_GET_STR(item, "sender_comm", s->sender_comm);
+		s->sender = sender_of(cJSON_GetStringValue(cJSON_GetObjectItem(item, "sender")));
+		if (s->sender == SENDER_NONE)
+			s->sender = SENDER_EXTERNAL;
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "oom_victims"))
+		if (st->noom < CONTAINER_MAX_OOM_VICTIMS && cJSON_IsNumber(item))
+			st->oom_victims[st->noom++] = (uint32_t)json_int(item, 0, UINT32_MAX, 0);
+}
+
+static void restore_container(struct containers *t, const cJSON *o, int64_t now)
+{
+	struct container_state saved, *st;
+	const struct cgroup_entry *e;
+	char pod_uid[CGROUP_POD_UID_LEN + 1], container_id[CGROUP_CONTAINER_ID_LEN + 1];
+
+	load_container(o, &saved);
+	JSON_GET_STR(o, "pod_uid", pod_uid);
+	JSON_GET_STR(o, "container_id", container_id);
+	st = u64map_get(t->table, saved.cgroup_id);
+	if (!st) {
+		/* its cgroup is gone */
+		if (!saved.exit_reported)
+			ended_unseen(t, &saved, pod_uid, container_id, now);
+		return;
+	}
+	t->stats.restored++;
+	/* the scan knows what runs now; the checkpoint, what came before */
+	if (!saved.main_tgid)
+		saved.main_tgid = st->main_tgid;
+	if (!saved.created_boot_ns)
+		saved.created_boot_ns = st->created_boot_ns;
+	saved.exit_reported = saved.exit_reported || st->exit_reported;
+	*st = saved;
+	if (!st->main_tgid || st->exit_reported || !t->mode->dir[0])
+		return;
+	/* the cgroup stays until the runtime deletes it: is its main process still in it? */
+	e = cgroup_map_get(t->cgroups, st->cgroup_id);
+	if (!e || !host_pid_in_cgroup(t->mode, e->path, (int)st->main_tgid)) {
+		ended_unseen(t, st, e ? e->ref.pod_uid : pod_uid, e ? e->ref.container_id : container_id, now);
+		st->exit_reported = true;
+	}
+}
+
+void containers_restore(struct containers *t, const cJSON *parent, int64_t now_ns)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(parent, "ends")) {
+		struct container_end end;
+
+		memset(&end, 0, sizeof(end));
+		JSON_GET_STR(o, "pod_uid", end.pod_uid);
+		JSON_GET_STR(o, "container_id", end.container_id);
+		JSON_GET_STR(o, "comm", end.comm);
+		end.term_ns = json_get_num(o, "term");
+		end.kill_ns = json_get_num(o, "kill");
+		end.exit_ns = json_get_num(o, "exit");
+		JSON_GET_STR(o, "kill_comm", end.kill_comm);
+		end.kill_sender = sender_of(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kill_sender")));
+		end.exit_code = (uint32_t)json_get_num(o, "exit_code");
+		end.oom = cJSON_IsTrue(cJSON_GetObjectItem(o, "oom"));
+		end.unseen = cJSON_IsTrue(cJSON_GetObjectItem(o, "unseen"));
+		if (end.exit_ns)
+			add_end(t, &end);
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(parent, "containers"))
+		restore_container(t, o, now_ns);
+}

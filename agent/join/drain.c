@@ -1,0 +1,146 @@
+/* node.drain_report. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nodetrail/base/clock.h"
+#include "nodetrail/base/hash.h"
+#include "nodetrail/join/drain.h"
+
+struct drain {
+	const struct join_env *env;
+	cJSON *pods;              /* "by_pod": pod uid -> {name, namespace, containers: [...]} */
+	int graceful, killed, running, unseen;
+};
+
+static cJSON *drain_pod(struct drain *d, const char *uid)
+{
+	const struct kube_pod *pod = join_pod(d->env, uid);
+	cJSON *p = cJSON_GetObjectItem(d->pods, uid);
+
+	if (p)
+		return cJSON_GetObjectItem(p, "containers");
+	p = cJSON_AddObjectToObject(d->pods, uid);
+	if (!p)
+		return NULL;
+	if (pod) {
+		cJSON_AddStringToObject(p, "namespace", pod->ns);
+		cJSON_AddStringToObject(p, "name", pod->name);
+	}
+	return cJSON_AddArrayToObject(p, "containers");
+}
+
+static void drain_running(void *ctx, const struct container_state *st, const struct cgroup_entry *e)
+{
+	struct drain *d = ctx;
+	char when[CLOCK_TEXT_LEN];
+	cJSON *list, *o;
+
+	if (!e || st->exit_reported || !e->ref.pod_uid[0] || !st->main_tgid)
+		return;
+	list = drain_pod(d, e->ref.pod_uid);
+	o = list ? cJSON_CreateObject() : NULL;
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "id", e->ref.container_id);
+	if (st->term_boot_ns)
+		cJSON_AddStringToObject(o, "sigterm_at", clock_format(clock_boot_to_real(st->term_boot_ns), when));
+	cJSON_AddStringToObject(o, "verdict", "still_running");
+	cJSON_AddItemToArray(list, o);
+	d->running++;
+}
+
+void drain_report(const struct join_env *env, const struct containers *t, int64_t notice_ns, int64_t deadline_ns,
+		  const char *why, bool final)
+{
+	struct drain d = { .env = env };
+	char summary[512], when[CLOCK_TEXT_LEN];
+	struct record r;
+	cJSON *report;
+	size_t n;
+
+	report = cJSON_CreateObject();
+	d.pods = report ? cJSON_AddObjectToObject(report, "by_pod") : NULL;
+	if (!d.pods) {
+		cJSON_Delete(report);
+		return;
+	}
+	for (uint32_t i = 0; i < CONTAINER_MAX_ENDS; i++) {
+		const struct container_end *end = containers_end_at(t, i);
+		struct exit_status es;
+		const char *v;
+		cJSON *list, *o;
+
+		/* containers that ended since the notice (the sandbox is the pod's) */
+		if (!end->exit_ns || end->exit_ns < notice_ns || !end->pod_uid[0] || !strcmp(end->comm, "pause"))
+			continue;
+		list = drain_pod(&d, end->pod_uid);
+		o = list ? cJSON_CreateObject() : NULL;
+		if (!o)
+			continue;
+		exit_status_decode(end->exit_code, &es);
+		cJSON_AddStringToObject(o, "id", end->container_id);
+		if (end->term_ns)
+			cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
+		if (end->kill_ns)
+			cJSON_AddStringToObject(o, "sigkill_at", clock_format(end->kill_ns, when));
+		if (end->unseen) {
+			/* it ended while the agent was down (restarted mid-drain) */
+			cJSON_AddStringToObject(o, "gone_by", clock_format(end->exit_ns, when));
+			cJSON_AddStringToObject(o, "verdict", "ended_unseen");
+			cJSON_AddItemToArray(list, o);
+			d.unseen++;
+			continue;
+		}
+		cJSON_AddStringToObject(o, "exited_at", clock_format(end->exit_ns, when));
+		if (es.exited)
+			cJSON_AddNumberToObject(o, "exit_code", es.code);
+		else
+			cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+		/* graceful: it stopped by itself (or on SIGTERM's default action) in time */
+		if ((es.exited || es.signal == 15) && end->exit_ns <= deadline_ns) {
+			v = "graceful";
+			d.graceful++;
+		} else {
+			v = end->exit_ns > deadline_ns ? "after_deadline" : end->oom ? "oom_killed" : "killed";
+			d.killed++;
+		}
+		cJSON_AddStringToObject(o, "verdict", v);
+		cJSON_AddItemToArray(list, o);
+	}
+	containers_each(t, drain_running, &d);
+	cJSON_AddStringToObject(report, "notice_at", clock_format(notice_ns, when));
+	cJSON_AddStringToObject(report, "deadline", clock_format(deadline_ns, when));
+	cJSON_AddStringToObject(report, "reported", why);
+	cJSON_AddBoolToObject(report, "final", final);
+	cJSON_AddNumberToObject(report, "pods", cJSON_GetArraySize(d.pods));
+	cJSON_AddNumberToObject(report, "graceful", d.graceful);
+	cJSON_AddNumberToObject(report, "killed", d.killed);
+	cJSON_AddNumberToObject(report, "still_running", d.running);
+	cJSON_AddNumberToObject(report, "ended_unseen", d.unseen);
+	n = (size_t)snprintf(summary, sizeof(summary),
+			     "spot interruption drain of node %s: %d pod%s, %d container%s stopped gracefully before the "
+			     "deadline, %d killed, %d still running",
+			     env->node->node_name, cJSON_GetArraySize(d.pods), cJSON_GetArraySize(d.pods) == 1 ? "" : "s",
+			     d.graceful, d.graceful == 1 ? "" : "s", d.killed, d.running);
+	if (d.unseen && n < sizeof(summary))
+		n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %d ended while the agent was down", d.unseen);
+	if (n < sizeof(summary))
+		snprintf(summary + n, sizeof(summary) - n, " (%s)", why);
+	memset(&r, 0, sizeof(r));
+	r.type = RECORD_NODE_DRAIN_REPORT;
+	r.event_time_ns = clock_ns(CLOCK_REALTIME);
+	r.node = env->node;
+	/* one final report per interruption; a report at an agent stop before
+	 * the deadline is a snapshot of its own, the final one still follows */
+	record_make_id(r.type, NULL, hash_str(env->node->node_name), (uint64_t)notice_ns / 1000000000ULL,
+		       final ? 0 : (uint64_t)r.event_time_ns, r.record_id);
+	r.detail_key = "drain";
+	r.detail = report;
+	r.sources[0] = "kernel";
+	if (env->api)
+		r.sources[1] = "api";
+	r.summary = summary;
+	r.durable = true;
+	env->emit(env->emit_ctx, &r);
+	cJSON_Delete(report);
+}

@@ -1,0 +1,140 @@
+/* Kubernetes objects as nodetrail needs them: Pods, the Node, Events,
+ * decoded from cJSON into fixed, bounded structs. Pure: no I/O. Fields the
+ * object does not carry stay empty ("" / -1), never invented. */
+#ifndef NODETRAIL_API_KUBE_OBJECTS_H
+#define NODETRAIL_API_KUBE_OBJECTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#define KUBE_MAX_CONTAINERS 16    /* init + regular + ephemeral kept per pod */
+#define KUBE_MAX_TAINTS 32
+#define KUBE_MAX_CONDITIONS 16
+
+struct kube_terminated {
+	bool set;                 /* the state/lastState was "terminated" */
+	int exit_code;
+	int signal;               /* 0 when the runtime gave none */
+	char reason[32];          /* OOMKilled, Error, Completed, ... */
+	char started_at[40];
+	char finished_at[40];
+	char container_id[65];    /* 64 hex, runtime prefix removed */
+};
+
+struct kube_container {
+	char name[64];
+	char image[256];
+	char container_id[65];    /* current container, 64 hex ("" until it runs) */
+	char runtime[16];         /* "containerd", "cri-o", "docker" from the id's scheme */
+	int64_t memory_limit_bytes; /* resources.limits.memory, -1 if none */
+	int restart_count;
+	char state[12];           /* waiting, running, terminated, "" */
+	char waiting_reason[32];  /* CrashLoopBackOff, ContainerCreating, ... */
+	struct kube_terminated terminated;      /* state.terminated */
+	struct kube_terminated last_terminated; /* lastState.terminated */
+};
+
+struct kube_pod {
+	char uid[40];
+	char name[254];
+	char ns[64];
+	char node_name[254];
+	char qos_class[16];
+	char owner_kind[32];
+	char owner_name[254];
+	char phase[16];
+	char reason[32];          /* status.reason: Evicted, NodeShutdown, Terminated */
+	char message[256];        /* status.message, cut */
+	char disruption_reason[40]; /* DisruptionTarget condition reason, when True */
+	char disruption_message[256];
+	char deletion_timestamp[40];
+	int64_t deletion_grace_s; /* metadata.deletionGracePeriodSeconds, -1 */
+	int64_t termination_grace_s; /* spec.terminationGracePeriodSeconds, -1 */
+	char scheduled_at[40];    /* PodScheduled True transition */
+	char ready_at[40];        /* Ready True transition */
+	char resource_version[32];
+	int ncontainers;
+	int containers_dropped;   /* beyond KUBE_MAX_CONTAINERS */
+	struct kube_container containers[KUBE_MAX_CONTAINERS];
+};
+
+struct kube_taint {
+	char key[128];
+	char value[64];
+	char effect[24];
+};
+
+struct kube_condition {
+	char type[48];
+	char status[12];
+	char reason[64];
+	char message[256];
+	char last_transition[40];
+};
+
+struct kube_node {
+	char name[254];
+	char uid[40];
+	char resource_version[32];
+	/* labels worth carrying (DESIGN 3) */
+	char capacity_type[16];   /* SPOT / ON_DEMAND, from EKS or Karpenter labels or lifecycle=Ec2Spot */
+	char node_group[128];
+	char instance_type[64];
+	char zone[64];
+	bool unschedulable;
+	int ntaints;
+	struct kube_taint taints[KUBE_MAX_TAINTS];
+	int nconditions;
+	struct kube_condition conditions[KUBE_MAX_CONDITIONS];
+};
+
+struct kube_event_obj {
+	char uid[40];
+	char name[254];
+	char ns[64];
+	char reason[64];
+	char type[16];            /* Normal, Warning */
+	char message[512];
+	char source[64];          /* source.component or reportingComponent */
+	char involved_kind[32];
+	char involved_name[254];
+	char first_time[40];      /* firstTimestamp, else eventTime, else creationTimestamp */
+	char last_time[40];
+	int count;                /* count or series.count; 1 when neither (events.k8s.io) */
+	char resource_version[32];
+};
+
+/* Decode; -EINVAL when a field the object cannot be without (uid) is missing. */
+int kube_pod_decode(const cJSON *obj, struct kube_pod *ret);
+int kube_node_decode(const cJSON *obj, struct kube_node *ret);
+int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *ret);
+
+/* The bytes of p in use: up to its last container. A copy of that many bytes
+ * (kube_pod_dup) is a pod that must never be copied whole. */
+size_t kube_pod_size(const struct kube_pod *p);
+/* a heap copy of p sized by kube_pod_size; NULL on ENOMEM; free() it */
+struct kube_pod *kube_pod_dup(const struct kube_pod *p);
+
+/* The inverse of decode, in the API's shape, holding only what decode
+ * reads: decode(encode(x)) == x. For the checkpoint. NULL on ENOMEM. */
+cJSON *kube_pod_encode(const struct kube_pod *p);
+cJSON *kube_node_encode(const struct kube_node *n);
+
+/* The pod's container with this runtime id: the current one, or the one its
+ * lastState remembers (after a restart). *ret_term: how it ended, if the
+ * API says so (NULL otherwise). NULL when no container has the id (the
+ * pod's sandbox, or another pod's container). pod may be NULL. */
+const struct kube_container *kube_pod_container_by_id(const struct kube_pod *pod, const char *id,
+						     const struct kube_terminated **ret_term);
+
+struct record;
+/* Fill a record's pod keys (uid, name, namespace, QoS class, owner) from p;
+ * the record points into p, which must outlive it. */
+void kube_pod_to_record(const struct kube_pod *p, struct record *r);
+
+/* "512Mi", "1G", "1.5Gi", "128974848", "129e6", "123m" -> bytes; -1 if unparsable */
+int64_t kube_quantity_bytes(const char *q);
+
+#endif

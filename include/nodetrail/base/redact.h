@@ -1,0 +1,19 @@
+/* Redaction of secrets in text a record may carry (the arguments of an
+ * exec, only with --exec-args on). Pure functions. */
+#ifndef NODETRAIL_BASE_REDACT_H
+#define NODETRAIL_BASE_REDACT_H
+
+#include <stddef.h>
+#include <regex.h>
+#include <cjson/cJSON.h>
+
+#define REDACTED "<redacted>"
+
+/* argv of an exec (NUL-separated, as the kernel keeps it) as a JSON array of
+ * strings, with secrets redacted: the value of NAME=VALUE and of the word
+ * after a --NAME flag when NAME looks like a secret (password, secret, token,
+ * key, credential, auth, cookie), and any argument matching the operator's
+ * extra pattern (POSIX ERE, NULL for none) become "<redacted>". NULL on ENOMEM. */
+cJSON *redact_exec_args(const char *raw, size_t len, const regex_t *extra);
+
+#endif

@@ -1,0 +1,151 @@
+/* The container table: what the kernel told about each container it
+ * tracks (its cgroup's creation, its main process, the signals it got, its
+ * OOM kills) and, past a container's removal, how it ended. The join
+ * stage's memory of the kernel side; it writes no records. */
+#ifndef NODETRAIL_JOIN_CONTAINERS_H
+#define NODETRAIL_JOIN_CONTAINERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "nodetrail/kernel/cgroup_map.h"
+#include "nodetrail/kernel/events.h"
+#include "nodetrail/kernel/host.h"
+
+#define CONTAINER_MAX_SIGNALS 8
+#define CONTAINER_MAX_OOM_VICTIMS 8
+#define CONTAINER_MAX_EXEC_IN 16
+#define CONTAINER_MAX_ENDS 512        /* ends remembered, oldest overwritten */
+#define CONTAINER_MAX_RECENT_OOMS 32  /* OOM kills remembered, oldest overwritten */
+
+enum signal_sender { SENDER_NONE = 0, SENDER_SELF, SENDER_KERNEL, SENDER_EXTERNAL };
+
+/* "self", "kernel", "external" ("" for none) */
+const char *signal_sender_name(enum signal_sender s);
+
+struct signal_note {
+	int64_t at_boot_ns;
+	uint32_t sig;
+	uint32_t target_tgid;
+	uint32_t sender_tgid;
+	enum signal_sender sender;
+	char sender_comm[NT_COMM_LEN];
+};
+
+struct container_state {
+	uint64_t cgroup_id;       /* the container's own cgroup */
+	int64_t created_boot_ns;  /* cgroup_mkdir time, 0 if unknown */
+	int64_t first_exec_boot_ns;
+	uint32_t main_tgid;       /* the container's main process, 0 if unknown */
+	bool preexisting;         /* found by the startup scan */
+	bool exit_reported;
+	struct signal_note signals[CONTAINER_MAX_SIGNALS];
+	uint32_t nsignals;
+	uint32_t signals_dropped;
+	uint32_t oom_victims[CONTAINER_MAX_OOM_VICTIMS];
+	uint32_t noom;
+	uint32_t exec_in[CONTAINER_MAX_EXEC_IN]; /* tgids exec'd from outside */
+	uint32_t nexec_in;
+	/* the stop, as the pod's termination timeline needs it (not capped like signals[]) */
+	int64_t term_boot_ns;     /* first SIGTERM to the main process */
+	int64_t kill_boot_ns;     /* first SIGKILL to it */
+	char kill_comm[NT_COMM_LEN];
+	enum signal_sender kill_sender;
+};
+
+/* how a container's main process ended, kept past its cgroup's removal so
+ * that the pod's termination record and a drain report can tell it */
+struct container_end {
+	char pod_uid[CGROUP_POD_UID_LEN + 1];
+	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+	char comm[NT_COMM_LEN];
+	int64_t term_ns, kill_ns, exit_ns; /* CLOCK_REALTIME, 0 if none */
+	char kill_comm[NT_COMM_LEN];
+	enum signal_sender kill_sender;
+	uint32_t exit_code;       /* raw wait status */
+	bool oom;
+	bool unseen;              /* ended while the agent was down: exit_ns is when that was found */
+};
+
+/* an OOM kill, for the kernel's context of a MemoryPressure condition */
+struct recent_oom {
+	int64_t at_ns;            /* CLOCK_REALTIME, 0 for an empty slot */
+	char pod_uid[CGROUP_POD_UID_LEN + 1];
+	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
+	char comm[NT_COMM_LEN];
+	bool node_wide;
+};
+
+/* what an exec is to its container */
+enum exec_kind {
+	EXEC_RUNTIME = 0,         /* the runtime re-executing itself: container setup */
+	EXEC_MAIN,                /* the container's own command (its main process) */
+	EXEC_OWN,                 /* a process of the container's own */
+	EXEC_FROM_OUTSIDE,        /* exec'd in from outside (kubectl exec, probes) */
+};
+
+struct containers_stats {
+	uint64_t containers;          /* tracked now */
+	uint64_t preexisting;         /* found by the startup scan */
+	uint64_t cgroups_dropped;     /* cgroups not tracked: map full */
+	uint64_t containers_dropped;  /* container states not kept: table full */
+	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */
+	uint64_t signals_dropped;     /* signals beyond the per-container list */
+	uint64_t restored;            /* container timelines taken over from the checkpoint */
+	uint64_t ended_unseen;        /* containers that ended while the agent was down */
+};
+
+struct containers;
+
+/* cgroups: the map to track container cgroups in (owned by the caller);
+ * mode: where the hierarchy is, for the scan. 0, or -ENOMEM. */
+int containers_new(uint32_t cap, struct cgroup_map *cgroups, const struct cgroup_mode *mode,
+		   struct containers **ret);
+void containers_free(struct containers *t);
+
+/* cgroup_mkdir / cgroup_rmdir from the kernel */
+void containers_mkdir(struct containers *t, const struct nt_cgroup_event *ev);
+void containers_rmdir(struct containers *t, const struct nt_cgroup_event *ev);
+/* Startup: track the cgroups and main processes that exist already.
+ * Returns the cgroups seen or -errno. */
+int containers_scan(struct containers *t);
+
+/* Resolve an event's cgroup to its container: the container's own entry
+ * (not a child cgroup's) and its state. false when the cgroup is not a
+ * tracked container (an unknown cgroup is counted). */
+bool containers_lookup(struct containers *t, uint64_t cgroup_id, const struct cgroup_entry **ret_e,
+		       struct container_state **ret_st);
+const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_t cgroup_id);
+
+/* What each kernel event changes; the records are the caller's. */
+enum exec_kind containers_on_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev);
+/* true: the main process's exit, seen for the first time (its end is remembered) */
+bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+			const struct nt_exit_event *ev);
+void containers_on_signal(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+			  const struct nt_signal_event *ev);
+void containers_on_oom(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
+		       const struct nt_oom_event *ev);
+bool container_oom_victim(const struct container_state *st, uint32_t tgid);
+
+/* Visit every container (the callback must not change the table). */
+void containers_each(const struct containers *t,
+		     void (*cb)(void *ctx, const struct container_state *st, const struct cgroup_entry *e), void *ctx);
+/* The ends remembered, slot i of CONTAINER_MAX_ENDS (slot order, not time
+ * order); empty slots have exit_ns 0. */
+const struct container_end *containers_end_at(const struct containers *t, uint32_t i);
+/* The OOM kills remembered, slot i of CONTAINER_MAX_RECENT_OOMS. */
+const struct recent_oom *containers_oom_at(const struct containers *t, uint32_t i);
+
+/* The checkpoint's part: "containers" and "ends" (the last 15 minutes) added to parent. */
+void containers_save(const struct containers *t, cJSON *parent);
+/* Take them over after containers_scan; only on the same boot (boot-time
+ * stamps and cgroup ids of another boot mean nothing). A container of the
+ * checkpoint whose cgroup or main process is gone ended while the agent was
+ * down (now_ns: when that was found). */
+void containers_restore(struct containers *t, const cJSON *parent, int64_t now_ns);
+
+void containers_get_stats(const struct containers *t, struct containers_stats *ret);
+
+#endif

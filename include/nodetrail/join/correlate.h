@@ -1,0 +1,101 @@
+/* The join stage: where the kernel's events and the API's objects meet.
+ * Kernel events update the container table and make container records,
+ * which wait in the join window for the API's status of their container;
+ * the API's pods confirm them, end them or make their own records
+ * (pod.started, pod.terminated, API-only exits); node conditions and an
+ * interruption's drain get the kernel's context. This is the facade the
+ * agent drives; the work is in the modules beside it. */
+#ifndef NODETRAIL_JOIN_CORRELATE_H
+#define NODETRAIL_JOIN_CORRELATE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nodetrail/api/interruption.h"
+#include "nodetrail/api/node_state.h"
+#include "nodetrail/base/record.h"
+#include "nodetrail/kernel/events.h"
+#include "nodetrail/kernel/host.h"
+
+struct probes;
+
+struct correlate_options {
+	const struct record_node *node;
+	const char *boot_id;          /* /proc/sys/kernel/random/boot_id */
+	const struct cgroup_mode *mode;
+	struct probes *probes;        /* the in-kernel filter to keep in step; NULL without eBPF (and in tests) */
+	bool bpf_off;                 /* no kernel events will come: API-only exits go out at once */
+	uint32_t max_cgroups;         /* cap of tracked cgroups and containers */
+	/* the API side, NULL without it; then kernel records go out at once */
+	const struct node_state *api;
+	const struct interruption *interruption; /* may be NULL */
+	uint32_t join_window_ms;      /* how long a container record waits for the API's status */
+	bool exec_args;               /* put the (redacted) arguments in container.exec */
+	const regex_t *exec_args_redact; /* extra pattern, NULL for none */
+	record_emit_cb emit;
+	void *emit_ctx;
+};
+
+struct correlate_stats {
+	uint64_t containers;          /* containers tracked now */
+	uint64_t preexisting;         /* containers found by the startup scan */
+	uint64_t cgroups_dropped;     /* cgroups not tracked: map full */
+	uint64_t containers_dropped;  /* container states not kept: table full */
+	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */
+	uint64_t signals_dropped;     /* signals beyond the per-container list */
+	uint64_t joined;              /* records the API confirmed within the window */
+	uint64_t unconfirmed;         /* records the window closed on without the API's status */
+	uint64_t sandboxes_folded;    /* sandbox (pause) exits folded into their pod */
+	uint64_t pending;             /* records waiting for the API now */
+	uint64_t pending_overflow;    /* records sent at once because the pending set was full */
+	uint64_t api_only_exits;      /* container exits only the API reported (agent down, eBPF off) */
+	uint64_t series_dropped;      /* containers whose exits were not followed: table full */
+	uint64_t restored_containers; /* container timelines taken over from the checkpoint */
+	uint64_t ended_unseen;        /* containers that ended while the agent was down */
+	uint64_t restored_pending;    /* records that waited for the API across the restart */
+};
+
+struct correlator;
+
+/* 0, or -ENOMEM. */
+int correlator_new(const struct correlate_options *opts, struct correlator **ret);
+void correlator_free(struct correlator *c);
+
+/* Startup: scan the cgroup tree and /proc, track what exists already.
+ * Returns cgroups seen or -errno. */
+int correlator_scan(struct correlator *c);
+
+/* One kernel event from the ring buffer. */
+void correlator_kernel_event(struct correlator *c, const struct nt_event_hdr *hdr);
+
+/* The node_state observer this stage is (pod changes, ends, conditions). */
+struct node_state_observer correlator_observer(struct correlator *c);
+/* The same, called directly. */
+void correlator_pod_changed(struct correlator *c, const struct kube_pod *pod, bool deleted);
+void correlator_pod_ended(struct correlator *c, const struct kube_pod *pod, enum pod_end_seen seen);
+void correlator_condition_changed(struct correlator *c, const struct kube_condition *cond, const char *was);
+
+/* Records whose window closed go out with what is known. */
+void correlator_tick(struct correlator *c);
+/* Every window closes now (at stop, and before a drain report). */
+void correlator_flush(struct correlator *c);
+/* The earliest join-window deadline (CLOCK_MONOTONIC), 0 when nothing waits. */
+int64_t correlator_next_deadline(const struct correlator *c);
+
+/* The drain report of an interruption (see join/drain.h). */
+void correlator_drain_report(struct correlator *c, int64_t notice_ns, int64_t deadline_ns, const char *why,
+			     bool final);
+
+/* The state a restart must not lose: container timelines, how recent
+ * containers ended, the records waiting for the API, each container's
+ * series of exits. NULL on ENOMEM. */
+cJSON *correlator_save(const struct correlator *c);
+/* Take it over after correlator_scan. Timelines are kept only on the same
+ * boot (same_boot); a container of the checkpoint whose cgroup is gone
+ * ended while the agent was down. written_ns: when it was written. */
+void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, int64_t written_ns);
+
+void correlator_get_stats(const struct correlator *c, struct correlate_stats *ret);
+
+#endif

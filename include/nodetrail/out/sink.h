@@ -1,0 +1,50 @@
+/* The record sink: where every stage's records go (a record_emit_cb). It
+ * writes each fact once (a window of recent record ids, this run's and the
+ * earlier runs' read back at start), numbers the records (seq, continuing
+ * across restarts), encodes them and appends them to the writer, syncing
+ * the durable ones (the node may be gone soon), and counts them by type
+ * and what it had to drop. */
+#ifndef NODETRAIL_OUT_SINK_H
+#define NODETRAIL_OUT_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nodetrail/base/idset.h"
+#include "nodetrail/base/record.h"
+#include "nodetrail/out/writer.h"
+
+#define SINK_ENCODE_MAX (64 * 1024) /* a record's JSON at most, before the writer's line cap */
+
+struct sink_stats {
+	uint64_t by_type[RECORD_NTYPES]; /* records written, by type */
+	uint64_t duplicates;      /* facts already written: not written again */
+	uint64_t dropped;         /* records lost before the writer (encoding failed, its queue full) */
+	uint64_t sync_failures;   /* durable records whose fsync failed */
+	uint32_t dedup_ids;       /* record ids remembered now */
+	uint32_t dedup_cap;       /* at most */
+	uint64_t dedup_forgotten; /* forgotten, oldest first, at the cap */
+};
+
+struct sink;
+
+/* writer: where lines go (not owned); dedup_cap: record ids remembered.
+ * 0, or -ENOMEM. */
+int sink_new(struct writer *writer, uint32_t dedup_cap, struct sink **ret);
+void sink_free(struct sink *s);
+
+/* The record_emit_cb: ctx is the sink. */
+void sink_emit(void *ctx, struct record *r);
+
+/* The ids of facts already written (to read earlier runs' into, and for the
+ * checkpoint). */
+struct idset *sink_ids(struct sink *s);
+/* The last seq used; sink_continue_after raises it (never lowers). */
+uint64_t sink_seq(const struct sink *s);
+void sink_continue_after(struct sink *s, uint64_t seq);
+/* Records written since start: a change counter for the checkpoint. */
+uint64_t sink_written(const struct sink *s);
+
+void sink_get_stats(const struct sink *s, struct sink_stats *ret);
+
+#endif

@@ -1,0 +1,398 @@
+/* writer: the CRI line format, rotation, size limit, both I/O paths, and disk trouble. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <regex.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "nodetrail/out/writer.h"
+
+#define NAME "nodetrail-x_kube-system_agent-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log"
+
+struct fx {
+	char dir[64];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/nodetrail-writer-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	unsetenv("NODETRAIL_DISABLE_IO_URING");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	umount2(f->dir, MNT_DETACH);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct writer *open_writer(struct fx *f, uint64_t max_bytes, enum writer_io io)
+{
+	struct writer_options o = { .dir = f->dir, .file_name = NAME, .max_bytes = max_bytes,
+				    .keep_rotated = 3, .io = io };
+	const char *detail = NULL;
+	struct writer *w;
+
+	assert_int_equal(writer_new(&o, &w, &detail), 0);
+	return w;
+}
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!fp)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	if (ret_len)
+		*ret_len = (size_t)n;
+	return buf;
+}
+
+static char *active(struct fx *f)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+	return slurp(path, NULL);
+}
+
+static void append_seq(struct writer *w, int from, int to, int64_t ts)
+{
+	char json[128];
+
+	for (int i = from; i < to; i++) {
+		int n = snprintf(json, sizeof(json), "{\"seq\":%d,\"type\":\"t\"}", i);
+
+		assert_int_equal(writer_append(w, ts + i, json, (size_t)n), 0);
+	}
+}
+
+static void test_line_format_and_monotonic_time(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	regex_t re;
+	char *text, *line, *save = NULL, prev[31] = "";
+	int lines = 0;
+
+	assert_int_equal(writer_append(w, 2000000000000000000LL, "{\"a\":1}", 7), 0);
+	/* an earlier time is raised to the last one: Fluent Bit expects order */
+	assert_int_equal(writer_append(w, 1000000000000000000LL, "{\"a\":2}", 7), 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	text = active(f);
+	assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z stdout F \\{.*\\}$",
+				 REG_EXTENDED | REG_NOSUB), 0);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		assert_int_equal(regexec(&re, line, 0, NULL, 0), 0);
+		assert_true(strncmp(prev, line, 30) <= 0);
+		memcpy(prev, line, 30);
+		lines++;
+	}
+	assert_int_equal(lines, 2);
+	regfree(&re);
+	free(text);
+}
+
+static void test_newline_repair(void **state)
+{
+	struct fx *f = *state;
+	const char *cut = "2026-01-01T00:00:00.000000000Z stdout F {\"cut";
+	char path[256], *text;
+	struct writer *w;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0640);
+	assert_int_equal(write(fd, cut, strlen(cut)), (ssize_t)strlen(cut));
+	close(fd);
+	w = open_writer(f, 0, WRITER_IO_AUTO);
+	append_seq(w, 1, 2, 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	text = active(f);
+	/* the cut line is ended; the new record starts a line of its own */
+	assert_non_null(strstr(text, "{\"cut\n"));
+	assert_non_null(strstr(text, "\n1970-01-01T00:00:00.000000001Z stdout F {\"seq\":1,"));
+	free(text);
+}
+
+static void test_symlink_refused(void **state)
+{
+	struct fx *f = *state;
+	struct writer_options o = { .dir = f->dir, .file_name = NAME };
+	char path[256];
+	const char *detail = NULL;
+	struct writer *w;
+
+	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+	assert_int_equal(symlink("/tmp/elsewhere", path), 0);
+	assert_int_equal(writer_new(&o, &w, &detail), -ELOOP);
+	assert_non_null(strstr(detail, "symlink"));
+	o.dir = "/nonexistent/dir";
+	assert_int_equal(writer_new(&o, &w, &detail), -ENOENT);
+}
+
+/* every seq in [0, n) exactly once across the active and rotated files */
+static void assert_all_once(struct fx *f, int n, int *ret_files)
+{
+	int *seen = calloc((size_t)n, sizeof(int)), files = 0;
+	struct dirent *de;
+	DIR *d = opendir(f->dir);
+
+	while ((de = readdir(d))) {
+		char path[512], *text, *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		files++;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		text = slurp(path, NULL);
+		for (p = text; (p = strstr(p, "{\"seq\":")); p++) {
+			int s = atoi(p + 7);
+
+			assert_true(s >= 0 && s < n);
+			seen[s]++;
+		}
+		free(text);
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(seen[i], 1);
+	free(seen);
+	*ret_files = files;
+}
+
+static void test_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 4096, WRITER_IO_AUTO);
+	struct writer_stats st;
+	struct dirent *de;
+	regex_t re;
+	int files;
+	DIR *d;
+
+	/* ~70 bytes a line, 4 KiB files: several rotations within a second */
+	for (int round = 0; round < 5; round++) {
+		append_seq(w, round * 60, round * 60 + 60, 0);
+		assert_int_equal(writer_flush(w), 0);
+	}
+	writer_get_stats(w, &st);
+	assert_true(st.rotations >= 4);
+	/* young rotated files are kept, even beyond keep_rotated */
+	assert_all_once(f, 300, &files);
+	assert_int_equal(files, (int)st.rotations + 1);
+	assert_int_equal(regcomp(&re, "^" NAME "(\\.[0-9]{8}-[0-9]{6}(\\.[0-9]+)?)?$", REG_EXTENDED | REG_NOSUB), 0);
+	d = opendir(f->dir);
+	while ((de = readdir(d))) {
+		char path[512];
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		assert_int_equal(regexec(&re, de->d_name, 0, NULL, 0), 0);
+		/* age them past Rotate_Wait */
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		assert_int_equal(stat(path, &sb), 0);
+		struct timespec old[2] = { { sb.st_atime - 3600, 0 }, { sb.st_mtime - 3600, 0 } };
+		utimensat(AT_FDCWD, path, old, 0);
+	}
+	closedir(d);
+	regfree(&re);
+	append_seq(w, 300, 360, 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	/* now old enough: only keep_rotated (3) rotated files plus the active one stay */
+	d = opendir(f->dir);
+	files = 0;
+	while ((de = readdir(d)))
+		files += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, 4);
+}
+
+static void test_oversized_record(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	size_t big = 40000;
+	char *json = malloc(big + 200), *text, *body;
+	struct writer_stats st;
+	cJSON *o;
+	int n;
+
+	n = snprintf(json, 200, "{\"schema\":\"nodetrail/v1\",\"seq\":7,\"type\":\"container.exec\",\"summary\":\"");
+	memset(json + n, 'x', big);
+	strcpy(json + n + big, "\"}");
+	assert_int_equal(writer_append(w, 0, json, strlen(json)), 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.truncated, 1);
+	writer_free(w);
+	text = active(f);
+	assert_true(strlen(text) <= WRITER_MAX_LINE);
+	assert_null(strstr(text, " stdout P "));
+	body = strstr(text, " stdout F ") + 10;
+	o = cJSON_Parse(body);
+	assert_non_null(o);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "seq")), 7);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")), "container.exec");
+	assert_int_equal((size_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "original_bytes")), strlen(json));
+	cJSON_Delete(o);
+	free(text);
+	free(json);
+}
+
+static void test_both_io_paths_identical(void **state)
+{
+	struct fx *f = *state;
+	struct writer_stats st;
+	char *a, *b, path[256];
+	struct writer *w;
+
+	w = open_writer(f, 0, WRITER_IO_URING);
+	writer_get_stats(w, &st);
+	assert_true(st.io_uring);
+	append_seq(w, 0, 100, 1764000000000000000LL);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	a = active(f);
+	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+	unlink(path);
+
+	setenv("NODETRAIL_DISABLE_IO_URING", "1", 1);
+	w = open_writer(f, 0, WRITER_IO_AUTO);
+	writer_get_stats(w, &st);
+	assert_false(st.io_uring); /* the fallback a seccomp profile forces */
+	append_seq(w, 0, 100, 1764000000000000000LL);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	b = active(f);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+static void test_active_file_deleted(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	struct writer_stats st;
+	char path[256], *text;
+
+	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+	append_seq(w, 0, 1, 0);
+	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(unlink(path), 0);
+	append_seq(w, 1, 2, 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.reopened, 1);
+	writer_free(w);
+	text = active(f);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "{\"seq\":1,"));
+	free(text);
+}
+
+static void test_disk_full(void **state)
+{
+	struct fx *f = *state;
+	struct writer_stats st;
+	struct writer *w;
+	char filler[256];
+	int fd, files, i;
+
+	if (geteuid() != 0) {
+		print_message("needs root to mount a small tmpfs\n");
+		skip();
+	}
+	assert_int_equal(mount("tmpfs", f->dir, "tmpfs", 0, "size=64k"), 0);
+	w = open_writer(f, 0, WRITER_IO_AUTO);
+	/* fill the filesystem */
+	snprintf(filler, sizeof(filler), "%s/filler", f->dir);
+	fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	for (i = 0; i < 1000; i++)
+		if (write(fd, filler, sizeof(filler)) < 0)
+			break;
+	close(fd);
+	append_seq(w, 0, 200, 0);
+	assert_int_equal(writer_flush(w), -ENOSPC);
+	writer_get_stats(w, &st);
+	assert_true(st.queued > 0);
+	assert_true(st.write_errors >= 1);
+	/* space comes back: every accepted line is written, once */
+	unlink(filler);
+	append_seq(w, 200, 210, 0);
+	assert_int_equal(writer_flush(w), 0);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.dropped, 0);
+	writer_free(w);
+	assert_all_once(f, 210, &files);
+}
+
+static void test_queue_cap(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	struct writer_stats st;
+	int refused = 0;
+
+	for (int i = 0; i < WRITER_QUEUE_MAX + 10; i++)
+		refused += writer_append(w, 0, "{}", 2) == -ENOBUFS;
+	assert_int_equal(refused, 10);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.dropped, 10);
+	assert_int_equal(writer_flush(w), 0);
+	writer_free(w);
+	writer_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_line_format_and_monotonic_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newline_repair, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_both_io_paths_identical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_active_file_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
