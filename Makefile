@@ -56,7 +56,7 @@ HEADERS = $(wildcard include/nodetrail/*.h include/nodetrail/*/*.h)
 UNIT_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all bpf agent test unit integration bench deps clean distclean help asan demo fuzz test-kernels
+.PHONY: all bpf agent test unit integration bench bench-compare deps clean distclean help asan demo fuzz test-kernels
 
 all: $(BUILD)/nodetrail
 
@@ -70,6 +70,7 @@ help:
 	@echo "make demo         the agent plus a few scripted runc containers (root)"
 	@echo "make test-kernels the kernel scenarios in a qemu VM: Debian's 6.1 kernel, pure cgroup v2 (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
+	@echo "make bench-compare OLD=rev  the agent of git revision rev and this one through the benchmarks (root)"
 	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
 	@echo "make clean        remove build outputs, keeping the fetched curl source and its build"
 	@echo "make distclean    remove everything built or fetched"
@@ -146,6 +147,16 @@ bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	python3 tests/bench/ringbuf_burst.py $(BUILD)/nodetrail
 	python3 tests/bench/startup.py $(BUILD)/nodetrail
 	python3 tests/bench/lifecycles.py $(BUILD)/nodetrail
+
+# the agent of an earlier revision (OLD, default: the one before the stage folders) built beside this one,
+# and both through the benchmarks in one run (tests/bench/compare.py)
+OLD ?= 24b6129
+bench-compare: $(BUILD)/nodetrail
+	@rm -rf $(BUILD)/bench/old-src && mkdir -p $(BUILD)/bench
+	git worktree prune && git worktree add --detach $(BUILD)/bench/old-src $(OLD) >/dev/null
+	$(MAKE) -C $(BUILD)/bench/old-src CURL_SRC=$(abspath $(CURL_SRC)) CURL_BUILD=$(abspath $(CURL_BUILD)) build/nodetrail
+	python3 tests/bench/compare.py $(BUILD)/bench/old-src/build/nodetrail $(BUILD)/nodetrail
+	git worktree remove --force $(BUILD)/bench/old-src
 
 # libFuzzer: the agent's sources built again with clang's coverage instrumentation
 FUZZ_SECONDS ?= 60

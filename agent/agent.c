@@ -27,6 +27,7 @@
 #include "nodetrail/api/interruption.h"
 #include "nodetrail/api/kube_client.h"
 #include "nodetrail/api/node_state.h"
+#include "nodetrail/base/aio.h"
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
 #include "nodetrail/base/http.h"
@@ -46,16 +47,18 @@
 #define RECENT_IDS 65536           /* record ids remembered to write each fact once */
 #define HISTORY_BYTES (8u << 20)   /* read back at start, from each of the two newest files */
 #define CHECKPOINT_IDS 4096        /* record ids kept in the checkpoint (the files hold the rest) */
-#define TICK_MS 1000
+#define DRAIN_AT_STOP_MS 10000     /* the last records and checkpoint may take this long to reach the disk */
 
 /* the checkpoint in the state dir, as the agent keeps it */
 struct agent_checkpoint {
+	struct checkpoint_saver *saver;
 	cJSON *taken;             /* what the last run left, until taken over */
 	bool same_boot;
 	bool restoring;           /* taking it over: no save from inside */
 	char restored[256];       /* what the start took over, for agent.status */
 	uint64_t saved_at_change; /* change count at the last save */
-	int64_t due_ns;           /* CLOCK_REALTIME of the next save */
+	int64_t saved_ns;         /* CLOCK_MONOTONIC of the last save */
+	uint64_t timer;           /* the next save, once something changed; 0 if none */
 	uint64_t saves, failures;
 	int last_error;
 };
@@ -68,8 +71,11 @@ struct agent {
 	int64_t start_ns;
 	struct loop *loop;
 	int signal_fd;
+	uint64_t status_timer;
 	/* out */
+	struct aio *aio;
 	struct writer *writer;
+	int write_error;          /* the writer's last error, logged once */
 	struct sink *sink;
 	struct history previous;  /* what the files say about the last run */
 	struct metrics_server *metrics;
@@ -84,8 +90,6 @@ struct agent {
 	char api_server[512];
 	char api_reason[512];
 	struct imds *imds;
-	bool imds_off_reported;   /* the status record saying IMDS went off is out */
-	bool trimmed_after_sync;  /* the heap the first lists used is given back */
 	/* join */
 	struct correlator *correlator;
 	regex_t exec_args_redact;
@@ -111,14 +115,6 @@ static void trim_heap(void)
 
 /* ---- records ---- */
 
-static void flush(struct agent *a)
-{
-	int err = writer_flush(a->writer);
-
-	if (err < 0)
-		log_warn("failed to write records to %s: %s, keeping them queued", writer_path(a->writer), strerror(-err));
-}
-
 static bool is_ready(const struct agent *a, char *why, size_t len)
 {
 	struct kube_client_stats ks;
@@ -141,6 +137,7 @@ static void snapshot(const struct agent *a, struct agent_stats *ret)
 {
 	char why[256];
 	struct stats_sources src = {
+		.aio = a->aio,
 		.writer = a->writer,
 		.sink = a->sink,
 		.correlator = a->correlator,
@@ -270,23 +267,10 @@ static cJSON *checkpoint_document(const struct agent *a)
 	return doc;
 }
 
-/* Write the checkpoint now (when anything changed since the last one, or forced). */
-static void save_checkpoint(struct agent *a, bool force)
+static void on_checkpoint_written(void *ctx, int r)
 {
-	uint64_t changes = change_count(a);
-	cJSON *doc;
-	int r;
+	struct agent *a = ctx;
 
-	/* less a little: the 1 s tick that checks it must not miss it by a hair */
-	a->ck.due_ns = clock_ns(CLOCK_REALTIME) + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL - 200000000LL;
-	if (a->ck.restoring || (!force && changes == a->ck.saved_at_change))
-		return;
-	doc = checkpoint_document(a);
-	if (!doc)
-		return;
-	r = checkpoint_save(a->cfg.state_dir, doc);
-	cJSON_Delete(doc);
-	trim_heap();
 	if (r < 0) {
 		if (!a->ck.failures || r != a->ck.last_error)
 			log_warn("failed to write the checkpoint in %s: %s, a restart would lose open timelines",
@@ -299,7 +283,51 @@ static void save_checkpoint(struct agent *a, bool force)
 		log_info("checkpoint in %s written again", a->cfg.state_dir);
 	a->ck.last_error = 0;
 	a->ck.saves++;
+}
+
+/* Write the checkpoint (off the loop) when anything changed since the last one, or forced. */
+static void save_checkpoint(struct agent *a, bool force)
+{
+	uint64_t changes = change_count(a);
+	cJSON *doc;
+	int r;
+
+	if (a->ck.restoring || (!force && changes == a->ck.saved_at_change))
+		return;
+	loop_timer_del(a->loop, a->ck.timer);
+	a->ck.timer = 0;
+	doc = checkpoint_document(a);
+	if (!doc)
+		return;
+	r = checkpoint_saver_save(a->ck.saver, doc);
+	cJSON_Delete(doc);
+	trim_heap();
+	if (r < 0) {
+		on_checkpoint_written(a, r);
+		return;
+	}
 	a->ck.saved_at_change = changes;
+	a->ck.saved_ns = clock_ns(CLOCK_MONOTONIC);
+}
+
+static void on_checkpoint_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+
+	a->ck.timer = 0;
+	save_checkpoint(a, false);
+}
+
+/* Something changed: a save is due --checkpoint-interval after the last one. */
+static void schedule_checkpoint(struct agent *a)
+{
+	int64_t due, now;
+
+	if (a->ck.timer || a->ck.restoring || change_count(a) == a->ck.saved_at_change)
+		return;
+	now = clock_ns(CLOCK_MONOTONIC);
+	due = a->ck.saved_ns + (int64_t)a->cfg.checkpoint_interval_s * 1000000000LL;
+	a->ck.timer = loop_timer_add(a->loop, due > now ? (uint64_t)((due - now) / 1000000) : 0, on_checkpoint_timer, a);
 }
 
 /* The checkpoint the last run left: seq and record ids now, the rest once
@@ -385,6 +413,15 @@ static void report_drain(struct agent *a, const char *why, bool final)
 	correlator_drain_report(a->correlator, in->notice_ns, in->deadline_ns, why, final);
 }
 
+/* The deadline: every record still waiting goes out, then the report. */
+static void on_interruption_due(void *ctx, const struct interruption_info *info)
+{
+	struct agent *a = ctx;
+
+	correlator_flush(a->correlator);
+	report_drain(a, info->deadline_ns < a->start_ns ? "at agent start, after the deadline" : "at the deadline", true);
+}
+
 /* ---- the loop's handlers ---- */
 
 static void on_kernel_event(void *ctx, const struct nt_event_hdr *hdr)
@@ -399,7 +436,6 @@ static void on_ringbuf(struct loop *loop, int fd, uint32_t events, void *data)
 
 	if (n < 0)
 		log_warn("failed to read the ring buffer: %s", strerror(-n));
-	flush(a);
 }
 
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
@@ -412,55 +448,42 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
 	loop_stop(loop);
 }
 
-static void on_tick(struct loop *loop, uint64_t id, void *data)
+/* Once per loop turn, before it sleeps: what the turn made goes to the
+ * disk in one write, and a checkpoint is scheduled if anything changed. */
+static void before_sleep(struct loop *loop, void *data)
 {
 	struct agent *a = data;
-	int64_t now = clock_ns(CLOCK_REALTIME);
+	struct writer_stats ws;
+	int err = writer_flush(a->writer);
 
-	loop_timer_add(loop, TICK_MS, on_tick, a);
-	if (a->kube) {
-		kube_client_tick(a->kube);
-		if (!a->trimmed_after_sync) {
-			struct kube_client_stats ks;
+	if (err < 0 && err != a->write_error) {
+		writer_get_stats(a->writer, &ws);
+		log_warn("failed to write records to %s: %s, keeping %llu queued and retrying", writer_path(a->writer),
+			 strerror(-err), (unsigned long long)ws.queued);
+	} else if (err == 0 && a->write_error) {
+		log_info("records reach %s again", writer_path(a->writer));
+	}
+	a->write_error = err;
+	schedule_checkpoint(a);
+}
 
-			kube_client_get_stats(a->kube, &ks);
-			if (ks.synced) {
-				/* the first lists' response bodies and parse trees are freed: return them */
-				trim_heap();
-				a->trimmed_after_sync = true;
-			}
-		}
-	}
-	correlator_tick(a->correlator);
-	if (interruption_drain_due(a->interruption, now)) {
-		correlator_flush(a->correlator);
-		report_drain(a,
-			     interruption_get(a->interruption)->deadline_ns < a->start_ns ? "at agent start, after the deadline" :
-											    "at the deadline",
-			     true);
-	}
-	if (a->imds) {
-		struct imds_stats st;
+static void on_api_synced(void *ctx)
+{
+	/* the first lists' response bodies and parse trees are freed: return them */
+	trim_heap();
+}
 
-		imds_tick(a->imds);
-		imds_get_stats(a->imds, &st);
-		if (!st.on && !a->imds_off_reported) {
-			a->imds_off_reported = true;
-			emit_status(a, "running");
-		}
-	}
-	flush(a);
-	if (now >= a->ck.due_ns)
-		save_checkpoint(a, false);
+static void on_imds_off(void *ctx)
+{
+	emit_status(ctx, "running");
 }
 
 static void on_status_timer(struct loop *loop, uint64_t id, void *data)
 {
 	struct agent *a = data;
 
-	loop_timer_add(loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a);
+	a->status_timer = loop_timer_add(loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a);
 	emit_status(a, "running");
-	flush(a);
 	/* relists and bursts leave freed heap behind */
 	trim_heap();
 }
@@ -497,13 +520,13 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static enum writer_io parse_io(const char *s)
+static enum aio_mode parse_io(const char *s)
 {
 	if (strcmp(s, "io_uring") == 0)
-		return WRITER_IO_URING;
+		return AIO_URING;
 	if (strcmp(s, "write") == 0)
-		return WRITER_IO_WRITE;
-	return WRITER_IO_AUTO;
+		return AIO_THREAD;
+	return AIO_AUTO;
 }
 
 /* The record file and the sink; then what earlier runs wrote (kill -9
@@ -527,7 +550,8 @@ static int setup_output(struct agent *a)
 	wo.file_name = file_name;
 	wo.max_bytes = a->cfg.max_file_bytes;
 	wo.keep_rotated = a->cfg.keep_rotated;
-	wo.io = parse_io(a->cfg.io);
+	wo.loop = a->loop;
+	wo.aio = a->aio;
 	r = writer_new(&wo, &a->writer, &detail);
 	if (r < 0) {
 		log_error("cannot write records to %s/%s: %s (%s): mount the host's /var/log/containers read-write there or pass --output-dir",
@@ -621,9 +645,12 @@ static int setup_api(struct agent *a)
 	ko.token_file = a->cfg.token_file;
 	ko.ca_file = a->cfg.ca_file;
 	ko.node_name = a->cfg.node_name;
+	ko.loop = a->loop;
 	ko.http = a->http;
 	ko.state = a->node_state;
 	ko.dead_after_s = a->cfg.api_dead_after_s;
+	ko.synced = on_api_synced;
+	ko.ctx = a;
 	r = kube_client_new(&ko, &a->kube, err, sizeof(err));
 	if (r < 0) {
 		snprintf(a->api_reason, sizeof(a->api_reason), "%s", err);
@@ -654,6 +681,9 @@ static int setup_imds(struct agent *a)
 	io.state = a->node_state;
 	io.node = &a->node;
 	io.poll_s = a->cfg.imds_poll_s;
+	io.loop = a->loop;
+	io.turned_off = on_imds_off;
+	io.ctx = a;
 	return imds_new(&io, &a->imds);
 }
 
@@ -662,7 +692,8 @@ static int setup_imds(struct agent *a)
 static int setup_api_side(struct agent *a)
 {
 	struct interruption_options io = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
-					   .armed = on_interruption, .ctx = a };
+					   .armed = on_interruption, .due = on_interruption_due, .ctx = a,
+					   .loop = a->loop };
 	struct node_state_options no = { .node = &a->node, .emit = sink_emit };
 	int r;
 
@@ -690,6 +721,7 @@ static int setup_join(struct agent *a)
 	co.api = a->kube ? a->node_state : NULL;
 	co.interruption = a->interruption;
 	co.join_window_ms = a->cfg.join_window_ms;
+	co.loop = a->loop;
 	co.mode = &a->mode;
 	co.probes = a->probes;
 	co.bpf_off = !a->probes;
@@ -723,6 +755,12 @@ static int setup(struct agent *a)
 	r = loop_new(&a->loop);
 	if (r < 0)
 		return r;
+	r = aio_new(a->loop, parse_io(a->cfg.io), &a->aio);
+	if (r < 0) {
+		log_error("--io %s: io_uring refused (%s): the kernel or a seccomp profile does not allow it; use --io auto",
+			  a->cfg.io, strerror(-r));
+		return r;
+	}
 	if (a->cfg.exec_args_redact[0]) {
 		char msg[256];
 
@@ -755,6 +793,9 @@ static int setup(struct agent *a)
 			  a->cfg.state_dir, strerror(-r));
 		return r;
 	}
+	r = checkpoint_saver_new(a->cfg.state_dir, a->aio, on_checkpoint_written, a, &a->ck.saver);
+	if (r < 0)
+		return r;
 	load_checkpoint(a);
 	r = setup_probes(a);
 	if (r == 0)
@@ -801,6 +842,10 @@ void agent_free(struct agent *a)
 	probes_free(a->probes);
 	sink_free(a->sink);
 	writer_free(a->writer);
+	checkpoint_saver_free(a->ck.saver);
+	loop_timer_del(a->loop, a->status_timer);
+	loop_timer_del(a->loop, a->ck.timer);
+	aio_free(a->aio);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
 	loop_free(a->loop);
@@ -858,13 +903,28 @@ static int start(struct agent *a)
 	r = loop_add_fd(a->loop, a->signal_fd, EPOLLIN, on_signal, a);
 	if (r == 0 && a->probes)
 		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
-	if (r == 0 && !loop_timer_add(a->loop, TICK_MS, on_tick, a))
-		r = -ENOMEM;
 	if (r == 0 && a->cfg.status_interval_s &&
-	    !loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a))
+	    !(a->status_timer = loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a)))
 		r = -ENOMEM;
 	if (r == 0)
 		r = setup_metrics(a);
+	loop_set_before_sleep(a->loop, before_sleep, a);
+	return r;
+}
+
+/* At stop: the last records and the checkpoint reach the disk, or the
+ * time runs out (a disk that stays stalled). */
+static int drain(struct agent *a)
+{
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + DRAIN_AT_STOP_MS * 1000000LL;
+	int r;
+
+	writer_sync(a->writer);
+	r = writer_drain(a->writer, DRAIN_AT_STOP_MS);
+	while ((!checkpoint_saver_idle(a->ck.saver) || !aio_idle(a->aio)) && clock_ns(CLOCK_MONOTONIC) < end)
+		loop_run_once(a->loop, 100);
+	if (!checkpoint_saver_idle(a->ck.saver))
+		log_error("the checkpoint in %s was not written in %d s", a->cfg.state_dir, DRAIN_AT_STOP_MS / 1000);
 	return r;
 }
 
@@ -875,7 +935,6 @@ int agent_run(struct agent *a)
 	if (r < 0)
 		return r;
 	emit_status(a, "started");
-	flush(a);
 	log_info("started: node %s, records in %s, eBPF %s", a->cfg.node_name, writer_path(a->writer),
 		 a->probes ? probes_attach_mode(a->probes) : "off");
 	loop_run(a->loop);
@@ -886,8 +945,8 @@ int agent_run(struct agent *a)
 	correlator_flush(a->correlator);
 	report_drain(a, "at agent stop, before the deadline", false);
 	emit_status(a, "stopping");
-	r = writer_sync(a->writer);
 	save_checkpoint(a, true);
+	r = drain(a);
 	if (r < 0)
 		log_error("failed to write the last records to %s: %s", writer_path(a->writer), strerror(-r));
 	return r;

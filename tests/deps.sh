@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="make gcc clang llvm libclang-rt-dev bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config cmake patch xz-utils ca-certificates"
-TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio valgrind"
+TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio valgrind fuse3 libfuse3-dev"
 
 # Debian's curl source: the deb-src twins of the configured deb entries, in a private apt state
 # directory (the system's apt configuration is not changed), then the .orig tarball with Debian's

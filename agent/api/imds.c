@@ -10,6 +10,7 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/http.h"
 #include "nodetrail/base/log.h"
+#include "nodetrail/base/loop.h"
 
 #define TOKEN_TTL_S 21600
 #define BODY_MAX 65536
@@ -52,12 +53,14 @@ struct imds {
 	bool token_pending;
 	int64_t next_poll_ns;
 	int64_t retry_at_ns;
+	uint64_t timer;           /* the next step, 0 if none is due (a request is in flight) */
 	unsigned failures;
 	struct imds_request req[Q_COUNT];
 	struct imds_stats stats;
 };
 
 static void start_query(struct imds *m, enum imds_query q);
+static void schedule(struct imds *m);
 
 static int on_data(void *ctx, long status, const char *data, size_t len)
 {
@@ -76,6 +79,8 @@ static void turn_off(struct imds *m, const char *why)
 	m->stats.on = false;
 	snprintf(m->stats.reason, sizeof(m->stats.reason), "%s", why);
 	log_info("IMDS off: %s", why);
+	if (m->opts.turned_off)
+		m->opts.turned_off(m->opts.ctx);
 }
 
 static void failed(struct imds *m, const char *what, const char *err)
@@ -222,9 +227,8 @@ static void apply_maintenance(struct imds *m, const char *body)
 		notice(m, "maintenance", n.time_ns, n.what);
 }
 
-static void on_done(void *ctx, int curl_code, long status, const char *err)
+static void handle_done(struct imds_request *r, int curl_code, long status, const char *err)
 {
-	struct imds_request *r = ctx;
 	struct imds *m = r->m;
 	char *body = r->body;
 
@@ -300,6 +304,14 @@ static void on_done(void *ctx, int curl_code, long status, const char *err)
 	}
 }
 
+static void on_done(void *ctx, int curl_code, long status, const char *err)
+{
+	struct imds_request *r = ctx;
+
+	handle_done(r, curl_code, status, err);
+	schedule(r->m);
+}
+
 static void start_query(struct imds *m, enum imds_query q)
 {
 	struct imds_request *r = &m->req[q];
@@ -330,7 +342,8 @@ static void start_query(struct imds *m, enum imds_query q)
 		m->token_pending = false;
 }
 
-void imds_tick(struct imds *m)
+/* What is due now: a token, the identity, or the poll. */
+static void step(struct imds *m)
 {
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
@@ -354,6 +367,43 @@ void imds_tick(struct imds *m)
 	start_query(m, Q_MAINTENANCE);
 }
 
+static void on_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct imds *m = data;
+
+	m->timer = 0;
+	step(m);
+	schedule(m);
+}
+
+static bool in_flight(const struct imds *m)
+{
+	for (int q = 0; q < Q_COUNT; q++)
+		if (m->req[q].t)
+			return true;
+	return false;
+}
+
+/* Arm the timer for the next step: after a failure's backoff, at the next
+ * poll, or a second from now while the token or the identity is awaited.
+ * Nothing while a request is in flight: its end schedules again. */
+static void schedule(struct imds *m)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC), at;
+
+	loop_timer_del(m->opts.loop, m->timer);
+	m->timer = 0;
+	if (!m->stats.on || in_flight(m))
+		return;
+	if (now < m->retry_at_ns)
+		at = m->retry_at_ns;
+	else if (now >= m->token_expires_ns || !m->stats.identity)
+		at = now + 1000000000LL;
+	else
+		at = m->next_poll_ns < m->token_expires_ns ? m->next_poll_ns : m->token_expires_ns;
+	m->timer = loop_timer_add(m->opts.loop, at > now ? (uint64_t)((at - now + 999999) / 1000000) : 0, on_timer, m);
+}
+
 int imds_new(const struct imds_options *opts, struct imds **ret)
 {
 	struct imds *m = calloc(1, sizeof(*m));
@@ -365,6 +415,7 @@ int imds_new(const struct imds_options *opts, struct imds **ret)
 		m->opts.poll_s = 2;
 	m->stats.on = true;
 	start_query(m, Q_TOKEN);
+	schedule(m);
 	*ret = m;
 	return 0;
 }
@@ -373,6 +424,7 @@ void imds_free(struct imds *m)
 {
 	if (!m)
 		return;
+	loop_timer_del(m->opts.loop, m->timer);
 	for (int q = 0; q < Q_COUNT; q++)
 		http_cancel(m->opts.http, m->req[q].t);
 	explicit_bzero(m->token, sizeof(m->token));

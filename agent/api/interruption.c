@@ -8,11 +8,13 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
 #include "nodetrail/base/json.h"
+#include "nodetrail/base/loop.h"
 
 struct interruption {
 	struct interruption_options opts;
 	struct interruption_info info;
 	bool drain_pending;
+	uint64_t timer;           /* the deadline, on the loop; 0 if none */
 };
 
 int interruption_new(const struct interruption_options *opts, struct interruption **ret)
@@ -28,12 +30,29 @@ int interruption_new(const struct interruption_options *opts, struct interruptio
 
 void interruption_free(struct interruption *it)
 {
+	if (it)
+		loop_timer_del(it->opts.loop, it->timer);
 	free(it);
+}
+
+static void on_deadline(struct loop *loop, uint64_t id, void *data)
+{
+	struct interruption *it = data;
+
+	it->timer = 0;
+	if (it->drain_pending && it->opts.due)
+		it->opts.due(it->opts.ctx, &it->info);
 }
 
 static void arm(struct interruption *it)
 {
+	int64_t left = it->info.deadline_ns - clock_ns(CLOCK_REALTIME);
+
 	it->drain_pending = true;
+	if (it->opts.loop) {
+		loop_timer_del(it->opts.loop, it->timer);
+		it->timer = loop_timer_add(it->opts.loop, left > 0 ? (uint64_t)((left + 999999) / 1000000) : 0, on_deadline, it);
+	}
 	if (it->opts.armed)
 		it->opts.armed(it->opts.ctx, &it->info);
 }
@@ -107,6 +126,8 @@ bool interruption_drain_due(const struct interruption *it, int64_t now_ns)
 void interruption_drain_reported(struct interruption *it)
 {
 	it->drain_pending = false;
+	loop_timer_del(it->opts.loop, it->timer);
+	it->timer = 0;
 }
 
 cJSON *interruption_save(const struct interruption *it)

@@ -12,6 +12,7 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/http.h"
 #include "nodetrail/base/log.h"
+#include "nodetrail/base/loop.h"
 
 #define BACKOFF_MIN_MS 800
 #define BACKOFF_MAX_MS 30000
@@ -36,7 +37,8 @@ struct kube_stream {
 	bool too_big;
 	struct kube_framer framer;
 	int64_t last_byte_ns;
-	int64_t retry_at_ns;
+	uint64_t retry_timer;      /* a retry after backoff, 0 if none */
+	uint64_t dead_timer;       /* the silence check of a watch, 0 if none */
 	unsigned backoff_ms;
 	struct kube_stream_stats stats;
 };
@@ -45,9 +47,10 @@ struct kube_client {
 	struct kube_client_options opts;
 	char server[512];
 	char auth[8192];           /* "Authorization: Bearer ..." never logged */
-	int64_t token_read_ns;
+	uint64_t token_timer;
 	struct kube_stream streams[KUBE_NRESOURCES];
 	uint64_t token_reloads;
+	bool told_synced;
 };
 
 static void url_encode(const char *in, char *out, size_t len)
@@ -91,7 +94,6 @@ static int read_token(struct kube_client *kc, char *err, size_t errlen)
 	}
 	snprintf(kc->auth, sizeof(kc->auth), "Authorization: Bearer %s", token);
 	explicit_bzero(token, sizeof(token));
-	kc->token_read_ns = clock_ns(CLOCK_MONOTONIC);
 	kc->token_reloads++;
 	return 0;
 }
@@ -104,21 +106,43 @@ static void reload_token(struct kube_client *kc)
 		log_warn("%s, keeping the previous token", err);
 }
 
+/* projected tokens rotate: read it again every minute */
+static void on_token_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct kube_client *kc = data;
+
+	kc->token_timer = loop_timer_add(loop, TOKEN_RELOAD_S * 1000, on_token_timer, kc);
+	reload_token(kc);
+}
+
+static void start_list(struct kube_stream *s);
+static void start_watch(struct kube_stream *s);
+static void retry(struct kube_stream *s);
+
+static void on_retry(struct loop *loop, uint64_t id, void *data)
+{
+	struct kube_stream *s = data;
+
+	s->retry_timer = 0;
+	retry(s);
+}
+
 static void schedule_retry(struct kube_stream *s)
 {
+	struct loop *loop = s->kc->opts.loop;
 	unsigned jitter;
 
 	s->st = ST_BACKOFF;
+	loop_timer_del(loop, s->dead_timer);
+	s->dead_timer = 0;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (s->backoff_ms > BACKOFF_MAX_MS)
 		s->backoff_ms = BACKOFF_MAX_MS;
 	/* +-20% so that nodes that lost the API together do not return together */
 	jitter = (unsigned)(rand() % (int)(s->backoff_ms * 2 / 5 + 1));
-	s->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(s->backoff_ms * 4 / 5 + jitter) * 1000000LL;
+	loop_timer_del(loop, s->retry_timer);
+	s->retry_timer = loop_timer_add(loop, s->backoff_ms * 4 / 5 + jitter, on_retry, s);
 }
-
-static void start_list(struct kube_stream *s);
-static void start_watch(struct kube_stream *s);
 
 static int start(struct kube_stream *s, const char *url, http_data_cb on_data, http_done_cb on_done)
 {
@@ -177,6 +201,18 @@ static void handle_status(struct kube_stream *s, long status, int curl_code, con
 	schedule_retry(s);
 }
 
+/* every stream has its first list: tell once */
+static void tell_synced(struct kube_client *kc)
+{
+	for (int i = 0; i < KUBE_NRESOURCES; i++)
+		if (!kc->streams[i].synced)
+			return;
+	if (!kc->told_synced && kc->opts.synced) {
+		kc->told_synced = true;
+		kc->opts.synced(kc->opts.ctx);
+	}
+}
+
 static void on_list_done(void *ctx, int curl_code, long status, const char *err)
 {
 	struct kube_stream *s = ctx;
@@ -226,6 +262,7 @@ static void on_list_done(void *ctx, int curl_code, long status, const char *err)
 	}
 	s->synced = true;
 	start_watch(s);
+	tell_synced(s->kc);
 }
 
 static void start_list(struct kube_stream *s)
@@ -318,6 +355,28 @@ static void on_watch_done(void *ctx, int curl_code, long status, const char *err
 	handle_status(s, status, curl_code, err, "watch");
 }
 
+/* A watch silent for dead_after (not even a bookmark) is cut and retried. */
+static void on_dead_check(struct loop *loop, uint64_t id, void *data)
+{
+	struct kube_stream *s = data;
+	struct kube_client *kc = s->kc;
+	int64_t idle = clock_ns(CLOCK_MONOTONIC) - s->last_byte_ns, limit = (int64_t)kc->opts.dead_after_s * 1000000000LL;
+
+	s->dead_timer = 0;
+	if (s->st != ST_WATCHING || !s->t)
+		return;
+	if (idle < limit) {
+		s->dead_timer = loop_timer_add(loop, (uint64_t)((limit - idle) / 1000000LL) + 1, on_dead_check, s);
+		return;
+	}
+	log_warn("watch %s: nothing received for %u s, reconnecting", kube_resource_name(s->res), kc->opts.dead_after_s);
+	http_cancel(kc->opts.http, s->t);
+	s->t = NULL;
+	s->stats.dead_streams++;
+	s->stats.reconnects++;
+	schedule_retry(s);
+}
+
 static void start_watch(struct kube_stream *s)
 {
 	struct kube_client_options *o = &s->kc->opts;
@@ -332,7 +391,8 @@ static void start_watch(struct kube_stream *s)
 	s->got_410 = false;
 	kube_framer_reset(&s->framer);
 	s->stats.watches++;
-	start(s, url, on_watch_data, on_watch_done);
+	if (start(s, url, on_watch_data, on_watch_done) == 0 && !s->dead_timer)
+		s->dead_timer = loop_timer_add(s->kc->opts.loop, (uint64_t)s->kc->opts.dead_after_s * 1000, on_dead_check, s);
 }
 
 /* ---- lifecycle ---- */
@@ -347,30 +407,6 @@ static void retry(struct kube_stream *s)
 		start_watch(s);
 	else
 		start_list(s);
-}
-
-void kube_client_tick(struct kube_client *kc)
-{
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-
-	if (now - kc->token_read_ns > TOKEN_RELOAD_S * 1000000000LL)
-		reload_token(kc);
-	for (int i = 0; i < KUBE_NRESOURCES; i++) {
-		struct kube_stream *s = &kc->streams[i];
-
-		if (s->st == ST_BACKOFF && now >= s->retry_at_ns) {
-			retry(s);
-		} else if (s->st == ST_WATCHING && s->t &&
-			   now - s->last_byte_ns > (int64_t)kc->opts.dead_after_s * 1000000000LL) {
-			log_warn("watch %s: nothing received for %u s, reconnecting", kube_resource_name(s->res),
-				 kc->opts.dead_after_s);
-			http_cancel(kc->opts.http, s->t);
-			s->t = NULL;
-			s->stats.dead_streams++;
-			s->stats.reconnects++;
-			schedule_retry(s);
-		}
-	}
 }
 
 int kube_client_new(const struct kube_client_options *opts, struct kube_client **ret, char *err, size_t errlen)
@@ -424,6 +460,7 @@ int kube_client_new(const struct kube_client_options *opts, struct kube_client *
 			snprintf(sel, sizeof(sel), "involvedObject.kind=Node,involvedObject.name=%s", opts->node_name);
 		url_encode(sel, s->selector, sizeof(s->selector));
 	}
+	kc->token_timer = loop_timer_add(kc->opts.loop, TOKEN_RELOAD_S * 1000, on_token_timer, kc);
 	start_list(&kc->streams[KUBE_NODES]);
 	*ret = kc;
 	return 0;
@@ -433,7 +470,10 @@ void kube_client_free(struct kube_client *kc)
 {
 	if (!kc)
 		return;
+	loop_timer_del(kc->opts.loop, kc->token_timer);
 	for (int i = 0; i < KUBE_NRESOURCES; i++) {
+		loop_timer_del(kc->opts.loop, kc->streams[i].retry_timer);
+		loop_timer_del(kc->opts.loop, kc->streams[i].dead_timer);
 		http_cancel(kc->opts.http, kc->streams[i].t);
 		kube_framer_free(&kc->streams[i].framer);
 		buf_free(&kc->streams[i].body);

@@ -139,7 +139,9 @@ uint64_t loop_timer_add(struct loop *loop, uint64_t delay_ms, loop_timer_cb cb, 
 
 int loop_timer_del(struct loop *loop, uint64_t id)
 {
-	for (struct loop_timer **at = &loop->timers; id && *at; at = &(*at)->next) {
+	if (!loop || !id)
+		return -ENOENT;
+	for (struct loop_timer **at = &loop->timers; *at; at = &(*at)->next) {
 		struct loop_timer *t = *at;
 
 		if (t->id == id) {
@@ -180,12 +182,13 @@ static int wait_ms(const struct loop *loop, int cap_ms)
 }
 
 /* Run the timers due now; those added while running wait for the next turn. */
-static void run_timers(struct loop *loop)
+static void run_timers(struct loop *loop, bool honour_stop)
 {
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	uint64_t last_id = loop->next_id;
 
-	while (!loop->stop && loop->timers && loop->timers->due_ns <= now && loop->timers->id <= last_id) {
+	while (!(honour_stop && loop->stop) && loop->timers && loop->timers->due_ns <= now &&
+	       loop->timers->id <= last_id) {
 		struct loop_timer *t = loop->timers;
 
 		loop->timers = t->next;
@@ -195,14 +198,18 @@ static void run_timers(struct loop *loop)
 	}
 }
 
-int loop_run_once(struct loop *loop, int timeout_ms)
+static int turn(struct loop *loop, int timeout_ms, bool honour_stop)
 {
 	struct epoll_event events[32];
-	int n = epoll_wait(loop->epfd, events, 32, wait_ms(loop, timeout_ms));
+	int n;
 
+	/* what the last turn (or the setup) left: done once, before waiting */
+	if (loop->before_sleep)
+		loop->before_sleep(loop, loop->before_sleep_data);
+	n = epoll_wait(loop->epfd, events, 32, wait_ms(loop, timeout_ms));
 	if (n < 0 && errno != EINTR)
 		return -errno;
-	for (int i = 0; i < n && !loop->stop; i++) {
+	for (int i = 0; i < n && !(honour_stop && loop->stop); i++) {
 		struct loop_handler *h = events[i].data.ptr;
 
 		/* a handler may have removed this fd earlier in the batch */
@@ -210,10 +217,13 @@ int loop_run_once(struct loop *loop, int timeout_ms)
 			continue;
 		h->cb(loop, h->fd, events[i].events, h->data);
 	}
-	run_timers(loop);
-	if (loop->before_sleep)
-		loop->before_sleep(loop, loop->before_sleep_data);
+	run_timers(loop, honour_stop);
 	return 0;
+}
+
+int loop_run_once(struct loop *loop, int timeout_ms)
+{
+	return turn(loop, timeout_ms, false);
 }
 
 int loop_run(struct loop *loop)
@@ -222,7 +232,7 @@ int loop_run(struct loop *loop)
 
 	loop->stop = false;
 	while (!loop->stop && err == 0)
-		err = loop_run_once(loop, -1);
+		err = turn(loop, -1, true);
 	return err;
 }
 

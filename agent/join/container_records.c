@@ -171,9 +171,9 @@ struct pending *container_pending(const struct join_env *env, enum record_type t
 				  int64_t boot_ns, uint64_t id_a, uint64_t id_b, cJSON *kernel, const char *what,
 				  const char *comm, bool is_exit)
 {
-	struct pending *p = pending_new();
+	struct pending *p;
 
-	if (!p) {
+	if (pending_new(&p) < 0) {
 		cJSON_Delete(kernel);
 		return NULL;
 	}
@@ -224,12 +224,12 @@ static cJSON *api_detail(const struct kube_container *k, const struct kube_termi
 struct pending *container_api_exit(const struct join_env *env, const struct series *series, const struct kube_pod *pod,
 				   const struct kube_container *k, const struct kube_terminated *t, int64_t finished_ns)
 {
-	struct pending *p = pending_new();
+	struct pending *p;
 	const char *why;
 	char loop[128];
 	size_t n;
 
-	if (!p)
+	if (pending_new(&p) < 0)
 		return NULL;
 	p->api_only = true;
 	p->is_exit = true;

@@ -7,6 +7,7 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
 #include "nodetrail/base/idset.h"
+#include "nodetrail/base/loop.h"
 #include "nodetrail/join/conditions.h"
 #include "nodetrail/join/container_records.h"
 #include "nodetrail/join/containers.h"
@@ -28,6 +29,9 @@ struct correlator {
 	struct started *started;
 	struct idset *kernel_exits; /* hashes of container ids whose exit the kernel reported */
 	int64_t history_before_ns; /* API exits that finished before this are history, not news */
+	struct loop *loop;         /* the window's timer runs here; NULL: the caller ticks */
+	uint64_t window_timer;     /* at the earliest deadline of the window, 0 if none */
+	int64_t window_timer_ns;
 	struct correlate_stats stats;
 };
 
@@ -52,6 +56,7 @@ int correlator_new(const struct correlate_options *opts, struct correlator **ret
 		.start_ns = clock_ns(CLOCK_REALTIME),
 	};
 	c->history_before_ns = c->env.start_ns;
+	c->loop = opts->loop;
 	if (cgroup_map_new(opts->max_cgroups, opts->probes, &c->cgroups) < 0 ||
 	    containers_new(opts->max_cgroups, c->cgroups, opts->mode, &c->containers) < 0 ||
 	    window_new(WINDOW_MAX, &c->window) < 0 || series_new(opts->max_cgroups, &c->series) < 0 ||
@@ -67,6 +72,7 @@ void correlator_free(struct correlator *c)
 {
 	if (!c)
 		return;
+	loop_timer_del(c->loop, c->window_timer);
 	window_free(c->window);
 	containers_free(c->containers);
 	cgroup_map_free(c->cgroups);
@@ -99,6 +105,33 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 static int64_t window_deadline(const struct correlator *c, bool wait)
 {
 	return clock_ns(CLOCK_MONOTONIC) + (wait ? (int64_t)c->env.join_window_ms * 1000000LL : 0);
+}
+
+static void on_window_timer(struct loop *loop, uint64_t id, void *data);
+
+/* the window's timer at its earliest deadline (CLOCK_MONOTONIC) */
+static void arm_window(struct correlator *c)
+{
+	int64_t next = window_next_deadline(c->window), now;
+
+	if (!c->loop || (c->window_timer && c->window_timer_ns <= next && next))
+		return;
+	loop_timer_del(c->loop, c->window_timer);
+	c->window_timer = 0;
+	if (!next)
+		return;
+	now = clock_ns(CLOCK_MONOTONIC);
+	c->window_timer_ns = next;
+	c->window_timer = loop_timer_add(c->loop, next > now ? (uint64_t)((next - now + 999999) / 1000000) : 0,
+					 on_window_timer, c);
+}
+
+static void on_window_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct correlator *c = data;
+
+	c->window_timer = 0;
+	correlator_tick(c);
 }
 
 static void send_api_exit(struct correlator *c, const struct pending *p)
@@ -145,6 +178,7 @@ static void finish(struct correlator *c, enum record_type type, const struct cgr
 		pending_free(p);
 	}
 	pending_free(reported);
+	arm_window(c);
 }
 
 /* a record whose window closed */
@@ -185,11 +219,13 @@ void correlator_tick(struct correlator *c)
 	struct expire x = { c, clock_ns(CLOCK_MONOTONIC) };
 
 	window_sweep(c->window, expire_one, &x);
+	arm_window(c);
 }
 
 void correlator_flush(struct correlator *c)
 {
 	window_sweep_all_newest_first(c->window, close_one, c);
+	arm_window(c);
 }
 
 int64_t correlator_next_deadline(const struct correlator *c)
@@ -291,6 +327,7 @@ static void queue_api_exit(struct correlator *c, const struct kube_pod *pod, con
 		send_api_exit(c, p);
 		pending_free(p);
 	}
+	arm_window(c);
 }
 
 /* Exits the API reports (lastState after a restart, state when the
@@ -430,6 +467,7 @@ void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, 
 			idset_check_add(c->kernel_exits, hash_str(p->container_id));
 		c->stats.restored_pending++;
 	}
+	arm_window(c);
 	series_restore(c->series, cJSON_GetObjectItem(doc, "series"));
 	/* exits the API reports from here on, after what the checkpoint knew, are news */
 	if (written_ns > 0 && written_ns < c->history_before_ns)

@@ -5,6 +5,7 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
 #include "nodetrail/join/drain.h"
+#include "nodetrail/join/termination.h"
 
 struct drain {
 	const struct join_env *env;
@@ -77,25 +78,15 @@ void drain_report(const struct join_env *env, const struct containers *t, int64_
 		o = list ? cJSON_CreateObject() : NULL;
 		if (!o)
 			continue;
-		exit_status_decode(end->exit_code, &es);
-		cJSON_AddStringToObject(o, "id", end->container_id);
-		if (end->term_ns)
-			cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
-		if (end->kill_ns)
-			cJSON_AddStringToObject(o, "sigkill_at", clock_format(end->kill_ns, when));
+		termination_end_json(end, false, o);
 		if (end->unseen) {
 			/* it ended while the agent was down (restarted mid-drain) */
-			cJSON_AddStringToObject(o, "gone_by", clock_format(end->exit_ns, when));
 			cJSON_AddStringToObject(o, "verdict", "ended_unseen");
 			cJSON_AddItemToArray(list, o);
 			d.unseen++;
 			continue;
 		}
-		cJSON_AddStringToObject(o, "exited_at", clock_format(end->exit_ns, when));
-		if (es.exited)
-			cJSON_AddNumberToObject(o, "exit_code", es.code);
-		else
-			cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+		exit_status_decode(end->exit_code, &es);
 		/* graceful: it stopped by itself (or on SIGTERM's default action) in time */
 		if ((es.exited || es.signal == 15) && end->exit_ns <= deadline_ns) {
 			v = "graceful";

@@ -75,10 +75,40 @@ bool termination_view(const struct containers *t, const struct kube_pod *pod, in
 	return ret->n > 0;
 }
 
+void termination_end_json(const struct container_end *end, bool full, cJSON *o)
+{
+	char when[CLOCK_TEXT_LEN];
+	struct exit_status es;
+
+	cJSON_AddStringToObject(o, "id", end->container_id);
+	if (end->term_ns)
+		cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
+	if (end->kill_ns) {
+		cJSON_AddStringToObject(o, "sigkill_at", clock_format(end->kill_ns, when));
+		if (full) {
+			cJSON_AddStringToObject(o, "sigkill_sender",
+						end->kill_sender ? signal_sender_name(end->kill_sender) : "external");
+			cJSON_AddStringToObject(o, "sigkill_comm", end->kill_comm);
+		}
+	}
+	if (end->unseen) {
+		/* it ended while the agent was down: when and how are unknown */
+		cJSON_AddStringToObject(o, "gone_by", clock_format(end->exit_ns, when));
+		return;
+	}
+	cJSON_AddStringToObject(o, "exited_at", clock_format(end->exit_ns, when));
+	exit_status_decode(end->exit_code, &es);
+	if (es.exited)
+		cJSON_AddNumberToObject(o, "exit_code", es.code);
+	else
+		cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
+	if (full && end->term_ns)
+		cJSON_AddNumberToObject(o, "stop_s", (double)((end->exit_ns - end->term_ns) / 1000000) / 1000.0);
+}
+
 cJSON *termination_view_json(const struct termination_view *v)
 {
 	cJSON *view = cJSON_CreateObject(), *list = view ? cJSON_AddArrayToObject(view, "containers") : NULL;
-	char when[CLOCK_TEXT_LEN];
 
 	if (!list) {
 		cJSON_Delete(view);
@@ -86,36 +116,13 @@ cJSON *termination_view_json(const struct termination_view *v)
 	}
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct container_stop *s = &v->stops[i];
-		const struct container_end *end = s->end;
-		struct exit_status es;
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o)
 			break;
 		if (s->name)
 			cJSON_AddStringToObject(o, "name", s->name);
-		cJSON_AddStringToObject(o, "id", end->container_id);
-		if (end->term_ns)
-			cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
-		if (end->kill_ns) {
-			cJSON_AddStringToObject(o, "sigkill_at", clock_format(end->kill_ns, when));
-			cJSON_AddStringToObject(o, "sigkill_sender",
-						end->kill_sender ? signal_sender_name(end->kill_sender) : "external");
-			cJSON_AddStringToObject(o, "sigkill_comm", end->kill_comm);
-		}
-		if (end->unseen) {
-			/* it ended while the agent was down: when and how are unknown */
-			cJSON_AddStringToObject(o, "gone_by", clock_format(end->exit_ns, when));
-		} else {
-			cJSON_AddStringToObject(o, "exited_at", clock_format(end->exit_ns, when));
-			exit_status_decode(end->exit_code, &es);
-			if (es.exited)
-				cJSON_AddNumberToObject(o, "exit_code", es.code);
-			else
-				cJSON_AddStringToObject(o, "signal", signal_name(es.signal));
-			if (end->term_ns)
-				cJSON_AddNumberToObject(o, "stop_s", (double)((end->exit_ns - end->term_ns) / 1000000) / 1000.0);
-		}
+		termination_end_json(s->end, true, o);
 		cJSON_AddStringToObject(o, "verdict", stop_verdict_name(s->verdict));
 		cJSON_AddItemToArray(list, o);
 	}

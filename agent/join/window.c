@@ -12,9 +12,14 @@ struct window {
 	struct pending **items;   /* unordered: a leaving record's slot takes the last one */
 };
 
-struct pending *pending_new(void)
+int pending_new(struct pending **ret)
 {
-	return calloc(1, sizeof(struct pending));
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	*ret = p;
+	return 0;
 }
 
 void pending_free(struct pending *p)
@@ -177,7 +182,7 @@ struct pending *window_load_one(const cJSON *o)
 	const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "record_id"));
 	struct pending *p;
 
-	if (!id || strlen(id) != RECORD_ID_LEN || !(p = pending_new()))
+	if (!id || strlen(id) != RECORD_ID_LEN || pending_new(&p) < 0)
 		return NULL;
 	if (!type_of(cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")), &p->type)) {
 		pending_free(p);

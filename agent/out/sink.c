@@ -72,10 +72,8 @@ void sink_emit(void *ctx, struct record *r)
 	s->written++;
 	s->stats.by_type[(unsigned)r->type < RECORD_NTYPES ? r->type : 0]++;
 	log_debug("record %s: %s", record_type_name(r->type), r->summary ? r->summary : "");
-	if (r->durable && (err = writer_sync(s->writer)) < 0) {
-		s->stats.sync_failures++;
-		log_error("failed to sync records to %s: %s", writer_path(s->writer), strerror(-err));
-	}
+	if (r->durable)
+		writer_sync(s->writer); /* an fsync as soon as this line is written */
 }
 
 struct idset *sink_ids(struct sink *s)

@@ -27,6 +27,7 @@ void stats_collect(const struct stats_sources *src, struct agent_stats *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->src = *src;
+	aio_get_stats(src->aio, &ret->aio);
 	writer_get_stats(src->writer, &ret->writer);
 	sink_get_stats(src->sink, &ret->sink);
 	if (src->correlator)
@@ -145,7 +146,7 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 		cJSON_AddStringToObject(o, "attach", probes_attach_mode(s->src.probes));
 	cJSON_AddStringToObject(o, "cgroup_mode", s->src.mode->name);
 	cJSON_AddStringToObject(o, "cgroup_ids", s->src.mode->v2_ids ? "unified" : "memory");
-	cJSON_AddStringToObject(o, "io", s->writer.io_uring ? "io_uring" : "write");
+	cJSON_AddStringToObject(o, "io", aio_mode_name(s->src.aio));
 	cJSON_AddNumberToObject(o, "tracked_containers", (double)cs->containers);
 	cJSON_AddNumberToObject(o, "preexisting_containers", (double)cs->preexisting);
 	drops = cJSON_AddObjectToObject(o, "ringbuf_drops");
@@ -274,6 +275,12 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 	COUNTER(out, "checkpoint_failures_total", "Checkpoint writes that failed", s->src.checkpoint_failures);
 	COUNTER(out, "metrics_refused_total", "Connections to this endpoint refused", s->metrics.refused);
 	GAUGE(out, "writer_queue_lines", "Lines waiting to be written", s->writer.queued);
+	GAUGE(out, "writer_queue_bytes", "Bytes of lines waiting to be written", s->writer.queued_bytes);
+	COUNTER(out, "writer_syncs_total", "fdatasyncs of the record file (durable records, stop)", s->writer.syncs);
+	GAUGE(out, "io_in_flight", "File operations handed to the kernel or the worker thread, not yet done",
+	      s->aio.in_flight);
+	GAUGE(out, "io_in_flight_max", "The most file operations in flight at once since start (a stalled disk shows here)",
+	      s->aio.in_flight_max);
 	GAUGE(out, "pending_records", "Records waiting for the API's side", cs->pending);
 	GAUGE(out, "tracked_containers", "Containers the kernel side tracks", cs->containers);
 	GAUGE(out, "dedup_window_ids", "Record ids remembered so that no fact is written twice", s->sink.dedup_ids);

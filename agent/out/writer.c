@@ -1,5 +1,5 @@
 /* Writer: CRI lines, queued in memory, written in batches of whole lines
- * through io_uring or write(2), rotated by rename. */
+ * that complete on the loop (one in flight), rotated by rename. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include <liburing.h>
 
+#include "nodetrail/base/buf.h"
 #include "nodetrail/base/clock.h"
 #include "nodetrail/out/writer.h"
 
@@ -19,6 +19,7 @@
 /* "<30-byte time> stdout F " */
 #define PREFIX_LEN (30 + 10)
 #define SUMMARY_KEEP 1024
+#define RETRY_MS 1000             /* after a failed write */
 
 struct writer {
 	char *dir;
@@ -27,18 +28,27 @@ struct writer {
 	uint64_t max_bytes;
 	unsigned keep_rotated;
 	unsigned rotated_min_age_s;
+	size_t queue_bytes;
+	struct loop *loop;
+	struct aio *aio;
 	int fd;
 	dev_t dev;
 	ino_t ino;
 	uint64_t size;            /* bytes in the active file */
 	bool mid_line;            /* the file ends inside a line (a short write) */
 	int64_t last_ts;
-	/* queued bytes: pending[done, len) are still to be written */
-	char *pending;
-	size_t len, done, cap;
-	uint64_t queued_lines;
-	bool use_uring;
-	struct io_uring ring;
+	struct buf queue;         /* whole lines appended, not yet in a batch */
+	uint64_t queue_lines;
+	struct buf batch;         /* the lines of the write in flight: batch[done, len) are still to be written */
+	size_t batch_done;
+	uint64_t batch_lines;     /* lines of the batch not yet written whole */
+	bool writing;             /* a write is in flight */
+	bool syncing;             /* an fsync is in flight */
+	uint64_t appended;        /* bytes appended since start */
+	uint64_t written;         /* of them, bytes written */
+	bool sync_owed;           /* an fsync is owed once written reaches sync_upto */
+	uint64_t sync_upto;
+	uint64_t retry_timer;     /* a loop timer after a failure, 0 if none */
 	struct writer_stats stats;
 };
 
@@ -71,84 +81,46 @@ static int open_file(struct writer *w, const char **ret_detail)
 	return 0;
 }
 
-static void free_ring(struct writer *w)
-{
-	if (w->use_uring)
-		io_uring_queue_exit(&w->ring);
-	w->use_uring = false;
-	w->stats.io_uring = false;
-}
-
 void writer_free(struct writer *w)
 {
 	if (!w)
 		return;
-	free_ring(w);
+	loop_timer_del(w->loop, w->retry_timer);
 	if (w->fd >= 0)
 		close(w->fd);
-	free(w->pending);
+	buf_free(&w->queue);
+	buf_free(&w->batch);
 	free(w->dir);
 	free(w->file_name);
 	free(w->path);
 	free(w);
 }
 
-static int raw_write(struct writer *w, const char *buf, size_t len)
+/* at start: a crash mid-line left a partial line: end it, so the next
+ * record starts a line of its own */
+static void repair_last_line(struct writer *w)
 {
-	ssize_t n;
+	int rfd = open(w->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char last;
 
-	if (w->use_uring) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-		struct io_uring_cqe *cqe;
-		int err;
-
-		if (!sqe)
-			return -EBUSY;
-		/* O_APPEND: the kernel appends whatever the offset says */
-		io_uring_prep_write(sqe, w->fd, buf, (unsigned)len, (uint64_t)-1);
-		err = io_uring_submit(&w->ring);
-		if (err < 0)
-			return err;
-		err = io_uring_wait_cqe(&w->ring, &cqe);
-		if (err < 0)
-			return err;
-		n = cqe->res;
-		io_uring_cqe_seen(&w->ring, cqe);
-		return (int)n;
-	}
-	do
-		n = write(w->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : (int)n;
-}
-
-static int setup_io(struct writer *w, enum writer_io io)
-{
-	const char *off = getenv("NODETRAIL_DISABLE_IO_URING");
-	int err;
-
-	if (io == WRITER_IO_WRITE)
-		return 0;
-	if (io == WRITER_IO_AUTO && off && strcmp(off, "1") == 0)
-		return 0;
-	err = io_uring_queue_init(8, &w->ring, 0);
-	if (err < 0)
-		return io == WRITER_IO_URING ? err : 0;
-	w->use_uring = true;
-	w->stats.io_uring = true;
-	return 0;
+	if (rfd < 0)
+		return;
+	if (w->size > 0 && pread(rfd, &last, 1, (off_t)w->size - 1) == 1 && last != '\n' && write(w->fd, "\n", 1) == 1)
+		w->size++;
+	close(rfd);
 }
 
 int writer_new(const struct writer_options *opts, struct writer **ret, const char **ret_err_detail)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 	struct stat st;
-	char last;
-	int err, rfd;
+	int err;
 
 	if (!w)
 		return -ENOMEM;
 	w->fd = -1;
+	w->loop = opts->loop;
+	w->aio = opts->aio;
 	w->dir = strdup(opts->dir);
 	w->file_name = strdup(opts->file_name);
 	if (!w->dir || !w->file_name || asprintf(&w->path, "%s/%s", opts->dir, opts->file_name) < 0) {
@@ -159,6 +131,7 @@ int writer_new(const struct writer_options *opts, struct writer **ret, const cha
 	w->max_bytes = opts->max_bytes ? opts->max_bytes : 10ULL * 1024 * 1024;
 	w->keep_rotated = opts->keep_rotated ? opts->keep_rotated : 5;
 	w->rotated_min_age_s = opts->rotated_min_age_s ? opts->rotated_min_age_s : 60;
+	w->queue_bytes = opts->queue_bytes ? opts->queue_bytes : WRITER_QUEUE_BYTES;
 	if (stat(opts->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		err = stat(opts->dir, &st) < 0 ? -errno : -ENOTDIR;
 		if (ret_err_detail)
@@ -168,21 +141,7 @@ int writer_new(const struct writer_options *opts, struct writer **ret, const cha
 	err = open_file(w, ret_err_detail);
 	if (err < 0)
 		goto fail;
-	err = setup_io(w, opts->io);
-	if (err < 0) {
-		if (ret_err_detail)
-			*ret_err_detail = "io_uring refused";
-		goto fail;
-	}
-	/* a crash mid-line left a partial line: end it, so the next record
-	 * starts a line of its own */
-	rfd = open(w->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (rfd >= 0) {
-		if (w->size > 0 && pread(rfd, &last, 1, (off_t)w->size - 1) == 1 && last != '\n' &&
-		    raw_write(w, "\n", 1) == 1)
-			w->size++;
-		close(rfd);
-	}
+	repair_last_line(w);
 	*ret = w;
 	return 0;
 
@@ -234,47 +193,12 @@ done:
 	return text;
 }
 
-static int reserve(struct writer *w, size_t more)
-{
-	size_t need;
-	char *p;
-
-	if (w->done && w->done == w->len)
-		w->done = w->len = 0;
-	need = w->len + more;
-	if (need <= w->cap)
-		return 0;
-	if (w->done) {
-		/* slide the unwritten tail to the front before growing */
-		memmove(w->pending, w->pending + w->done, w->len - w->done);
-		w->len -= w->done;
-		w->done = 0;
-		if (w->len + more <= w->cap)
-			return 0;
-	}
-	need = w->len + more;
-	if (need < 2 * w->cap)
-		need = 2 * w->cap;
-	p = realloc(w->pending, need);
-	if (!p)
-		return -ENOMEM;
-	w->pending = p;
-	w->cap = need;
-	return 0;
-}
-
 int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len)
 {
 	char *shrunk = NULL, when[CLOCK_TEXT_LEN];
+	size_t line;
 	int err;
 
-	if (w->queued_lines >= WRITER_QUEUE_MAX) {
-		w->stats.dropped++;
-		return -ENOBUFS;
-	}
-	if (ts_ns < w->last_ts)
-		ts_ns = w->last_ts;
-	w->last_ts = ts_ns;
 	if (PREFIX_LEN + len + 1 > WRITER_MAX_LINE) {
 		shrunk = shrink(json, len);
 		if (!shrunk)
@@ -283,15 +207,25 @@ int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len)
 		len = strlen(shrunk);
 		w->stats.truncated++;
 	}
-	err = reserve(w, PREFIX_LEN + len + 1);
+	line = PREFIX_LEN + len + 1;
+	if (w->queue.len + (w->batch.len - w->batch_done) + line > w->queue_bytes) {
+		w->stats.dropped++;
+		free(shrunk);
+		return -ENOBUFS;
+	}
+	if (ts_ns < w->last_ts)
+		ts_ns = w->last_ts;
+	w->last_ts = ts_ns;
+	err = buf_reserve(&w->queue, line, 4096);
 	if (err == 0) {
 		clock_format(ts_ns, when);
-		memcpy(w->pending + w->len, when, 30);
-		memcpy(w->pending + w->len + 30, " stdout F ", 10);
-		memcpy(w->pending + w->len + PREFIX_LEN, json, len);
-		w->pending[w->len + PREFIX_LEN + len] = '\n';
-		w->len += PREFIX_LEN + len + 1;
-		w->queued_lines++;
+		memcpy(w->queue.data + w->queue.len, when, 30);
+		memcpy(w->queue.data + w->queue.len + 30, " stdout F ", 10);
+		memcpy(w->queue.data + w->queue.len + PREFIX_LEN, json, len);
+		w->queue.data[w->queue.len + PREFIX_LEN + len] = '\n';
+		w->queue.len += line;
+		w->queue_lines++;
+		w->appended += line;
 	}
 	free(shrunk);
 	return err;
@@ -364,44 +298,6 @@ static int rotate(struct writer *w)
 	return 0;
 }
 
-/* Someone deleted or renamed the active file (or its directory): start a
- * fresh one at the path, as Fluent Bit will look there. */
-static int check_identity(struct writer *w)
-{
-	struct stat st;
-
-	int err;
-
-	if (stat(w->path, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
-		return 0;
-	err = open_file(w, NULL);
-	if (err < 0)
-		return err;
-	w->stats.reopened++;
-	if (w->mid_line) {
-		/* the head of a cut line went away with the old file: its tail
-		 * alone would be garbage at the top of the new one */
-		char *nl = memchr(w->pending + w->done, '\n', w->len - w->done);
-
-		w->done = (size_t)(nl - w->pending) + 1;
-		w->queued_lines--;
-		w->stats.dropped++;
-		w->mid_line = false;
-	}
-	return 0;
-}
-
-/* bytes from pending[done] that form whole lines and fit in limit */
-static size_t whole_lines(const struct writer *w, size_t limit)
-{
-	const char *start = w->pending + w->done;
-	size_t avail = w->len - w->done, n = avail < limit ? avail : limit;
-
-	while (n > 0 && start[n - 1] != '\n')
-		n--;
-	return n;
-}
-
 static uint64_t count_lines(const char *p, size_t n)
 {
 	uint64_t lines = 0;
@@ -411,59 +307,204 @@ static uint64_t count_lines(const char *p, size_t n)
 	return lines;
 }
 
-int writer_flush(struct writer *w)
+/* Someone deleted or renamed the active file (or its directory): start a
+ * fresh one at the path, as Fluent Bit will look there. */
+static int check_identity(struct writer *w)
 {
-	int err = check_identity(w);
+	bool mid_line = w->mid_line;
+	struct stat st;
+	int err;
 
-	if (err < 0) {
-		w->stats.write_errors++;
+	if (stat(w->path, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
+		return 0;
+	err = open_file(w, NULL);
+	if (err < 0)
 		return err;
-	}
-	while (w->done < w->len) {
-		size_t room = w->size < w->max_bytes ? (size_t)(w->max_bytes - w->size) : 0;
-		size_t batch;
-		int n;
+	w->stats.reopened++;
+	if (mid_line && w->batch_done < w->batch.len) {
+		/* the head of a cut line went away with the old file: its tail
+		 * alone would be garbage at the top of the new one */
+		char *nl = memchr(w->batch.data + w->batch_done, '\n', w->batch.len - w->batch_done);
+		size_t skip = (size_t)(nl - (w->batch.data + w->batch_done)) + 1;
 
-		if (w->mid_line) {
-			/* finish the line a short write cut, whatever the size */
-			batch = (size_t)((char *)memchr(w->pending + w->done, '\n', w->len - w->done) -
-					 (w->pending + w->done)) + 1;
-		} else {
-			batch = whole_lines(w, room < BATCH_MAX ? room : BATCH_MAX);
-			if (batch == 0 && w->size > 0) {
-				err = rotate(w);
-				if (err < 0) {
-					w->stats.write_errors++;
-					return err;
-				}
-				continue;
-			}
-			if (batch == 0) /* one line larger than the cap: write it alone */
-				batch = whole_lines(w, BATCH_MAX);
-		}
-		n = raw_write(w, w->pending + w->done, batch);
-		if (n <= 0) {
-			w->stats.write_errors++;
-			return n < 0 ? n : -EIO;
-		}
-		w->stats.lines += count_lines(w->pending + w->done, (size_t)n);
-		w->queued_lines -= count_lines(w->pending + w->done, (size_t)n);
-		w->stats.bytes += (uint64_t)n;
-		w->size += (uint64_t)n;
-		w->done += (size_t)n;
-		w->mid_line = w->pending[w->done - 1] != '\n';
+		w->batch_done += skip;
+		w->written += skip;
+		w->batch_lines--;
+		w->stats.dropped++;
 	}
-	w->done = w->len = 0;
+	w->mid_line = false;
 	return 0;
 }
 
-int writer_sync(struct writer *w)
+/* bytes from the queue's start that form whole lines and fit in limit */
+static size_t whole_lines(const struct buf *q, size_t limit)
 {
-	int err = writer_flush(w);
+	size_t n = q->len < limit ? q->len : limit;
 
-	if (fdatasync(w->fd) < 0 && err == 0)
-		err = -errno;
+	while (n > 0 && q->data[n - 1] != '\n')
+		n--;
+	return n;
+}
+
+static void on_retry(struct loop *loop, uint64_t id, void *data)
+{
+	struct writer *w = data;
+
+	w->retry_timer = 0;
+	writer_flush(w);
+}
+
+static void failed(struct writer *w, int err)
+{
+	w->stats.last_error = err;
+	if (!w->retry_timer)
+		w->retry_timer = loop_timer_add(w->loop, RETRY_MS, on_retry, w);
+}
+
+static void on_synced(void *ctx, int res);
+static void on_written(void *ctx, int res);
+
+static int submit_batch(struct writer *w)
+{
+	int err = aio_write(w->aio, w->fd, w->batch.data + w->batch_done, w->batch.len - w->batch_done, on_written, w);
+
+	if (err == 0)
+		w->writing = true;
 	return err;
+}
+
+/* Whole lines from the queue into the (empty) batch, rotating first when
+ * the file is full. 0, or -errno of the rotation. */
+static int next_batch(struct writer *w)
+{
+	size_t room = w->size < w->max_bytes ? (size_t)(w->max_bytes - w->size) : 0, n;
+	int err;
+
+	n = whole_lines(&w->queue, room < BATCH_MAX ? room : BATCH_MAX);
+	if (n == 0 && w->size > 0) {
+		err = rotate(w);
+		if (err < 0)
+			return err;
+		n = whole_lines(&w->queue, BATCH_MAX);
+	}
+	if (n == 0) /* one line larger than the cap: it goes alone */
+		n = (size_t)((char *)memchr(w->queue.data, '\n', w->queue.len) - w->queue.data) + 1;
+	w->batch.len = w->batch_done = 0;
+	if (n == w->queue.len) {
+		/* the whole queue: swap the buffers instead of copying */
+		struct buf t = w->batch;
+
+		w->batch = w->queue;
+		w->queue = t;
+		w->queue.len = 0;
+		if (w->queue.cap > BATCH_MAX)
+			buf_free(&w->queue);
+	} else {
+		if (buf_append(&w->batch, w->queue.data, n) < 0)
+			return -ENOMEM;
+		buf_consume(&w->queue, n);
+	}
+	w->batch_lines = count_lines(w->batch.data, w->batch.len);
+	w->queue_lines -= w->batch_lines;
+	return 0;
+}
+
+int writer_flush(struct writer *w)
+{
+	int err;
+
+	if (w->writing || w->syncing || w->retry_timer)
+		return w->stats.last_error;
+	if (w->sync_owed && w->written >= w->sync_upto) {
+		/* what the sync covers is written: sync before writing more */
+		w->sync_owed = false;
+		if (aio_fsync(w->aio, w->fd, true, on_synced, w) == 0)
+			w->syncing = true;
+		else
+			w->stats.sync_errors++;
+		return w->stats.last_error;
+	}
+	if (w->batch_done == w->batch.len && w->queue.len == 0)
+		return w->stats.last_error;
+	err = check_identity(w);
+	if (err == 0 && w->batch_done == w->batch.len)
+		err = next_batch(w);
+	if (err == 0 && w->batch_done < w->batch.len)
+		err = submit_batch(w);
+	if (err < 0) {
+		w->stats.write_errors++;
+		failed(w, err);
+	}
+	return w->stats.last_error;
+}
+
+static void on_written(void *ctx, int res)
+{
+	struct writer *w = ctx;
+	uint64_t lines;
+
+	w->writing = false;
+	if (res <= 0) {
+		w->stats.write_errors++;
+		failed(w, res < 0 ? res : -EIO);
+		return;
+	}
+	lines = count_lines(w->batch.data + w->batch_done, (size_t)res);
+	w->stats.lines += lines;
+	w->batch_lines -= lines;
+	w->stats.bytes += (uint64_t)res;
+	w->size += (uint64_t)res;
+	w->written += (uint64_t)res;
+	w->batch_done += (size_t)res;
+	w->mid_line = w->batch.data[w->batch_done - 1] != '\n';
+	w->stats.last_error = 0;
+	if (w->batch_done == w->batch.len) {
+		w->batch.len = w->batch_done = 0;
+		/* a burst grew it: memory follows what is in use, not the largest burst */
+		if (w->batch.cap > BATCH_MAX)
+			buf_free(&w->batch);
+	}
+	/* the rest of a short write, the next batch, or the sync owed */
+	writer_flush(w);
+}
+
+static void on_synced(void *ctx, int res)
+{
+	struct writer *w = ctx;
+
+	w->syncing = false;
+	if (res < 0)
+		w->stats.sync_errors++;
+	else
+		w->stats.syncs++;
+	writer_flush(w);
+}
+
+void writer_sync(struct writer *w)
+{
+	w->sync_owed = true;
+	w->sync_upto = w->appended;
+	writer_flush(w);
+}
+
+bool writer_idle(const struct writer *w)
+{
+	return !w->writing && !w->syncing && !w->sync_owed && w->queue.len == 0 && w->batch_done == w->batch.len;
+}
+
+int writer_drain(struct writer *w, int timeout_ms)
+{
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000LL;
+
+	writer_flush(w);
+	while (!writer_idle(w)) {
+		int64_t left = (end - clock_ns(CLOCK_MONOTONIC)) / 1000000LL;
+
+		if (left <= 0)
+			return w->stats.last_error ? w->stats.last_error : -ETIMEDOUT;
+		loop_run_once(w->loop, (int)(left < 100 ? left : 100));
+	}
+	return 0;
 }
 
 const char *writer_path(const struct writer *w)
@@ -474,5 +515,7 @@ const char *writer_path(const struct writer *w)
 void writer_get_stats(const struct writer *w, struct writer_stats *ret)
 {
 	*ret = w->stats;
-	ret->queued = w->queued_lines;
+	ret->queued = w->queue_lines + w->batch_lines;
+	ret->queued_bytes = w->queue.len + (w->batch.len - w->batch_done);
+	ret->writing = w->writing || w->syncing;
 }

@@ -77,7 +77,7 @@ class ApiWatches(unittest.TestCase):
             if pred(st):
                 return st
             time.sleep(0.2)
-        self.fail(f"{what}: {self.status()}")
+        self.fail(f"{what}: {self.status()}\n" + self.agent.log()[-6000:])
 
     def records(self, rtype):
         return [r for r in self.agent.records() if r["type"] == rtype]
@@ -179,10 +179,13 @@ class ApiWatches(unittest.TestCase):
         self.assertGreater(st["streams"]["events"]["malformed"], st0["malformed"])
 
     def test_h_token_rotation(self):
-        before = self.status()["streams"]["pods"]["unauthorized"]
+        # the first stream to reconnect gets the 401 and re-reads the token, for every stream
+        def unauthorized(st):
+            return sum(s["unauthorized"] for s in st["streams"].values())
+        before, reloads = unauthorized(self.status()), self.status()["token_reloads"]
         self.api.rotate_token()
         self.api.drop_watches()
-        self.wait_status(lambda st: st["streams"]["pods"]["unauthorized"] > before, "no 401 seen")
+        self.wait_status(lambda st: unauthorized(st) > before and st["token_reloads"] > reloads, "no 401 seen")
         self.api.upsert("pods", pod_obj("after-rotation"))
         self.api.delete("pods", "shop", "after-rotation")
         self.agent.wait_for(lambda r: r["type"] == "pod.terminated" and r["pod"]["name"] == "after-rotation",

@@ -31,11 +31,14 @@ int imds_parse_maintenance(const char *body, struct imds_notice *ret);
 struct imds_options {
 	const char *endpoint;         /* http://169.254.169.254 */
 	enum config_mode mode;        /* auto: off when unreachable; on: keep trying */
+	struct loop *loop;            /* polls and retries are its timers */
 	struct http *http;
 	struct interruption *interruption; /* spot actions and maintenance notices go here */
 	const struct node_state *state; /* pods on the node, for the interruption's record (may be NULL) */
 	struct record_node *node;     /* identity written here */
 	unsigned poll_s;              /* 2-5 s */
+	void (*turned_off)(void *ctx); /* auto mode found no IMDS (may be NULL) */
+	void *ctx;
 };
 
 struct imds_stats {
@@ -55,8 +58,6 @@ struct imds;
 /* Starts the token request. 0, or -ENOMEM. */
 int imds_new(const struct imds_options *opts, struct imds **ret);
 void imds_free(struct imds *m);
-/* Once a second from the loop. */
-void imds_tick(struct imds *m);
 void imds_get_stats(const struct imds *m, struct imds_stats *ret);
 
 #endif

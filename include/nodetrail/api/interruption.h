@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "nodetrail/base/loop.h"
 #include "nodetrail/base/record.h"
 
 #define INTERRUPTION_NOTICE_TO_DEADLINE_NS (120LL * 1000000000LL)
@@ -29,7 +30,10 @@ struct interruption_options {
 	/* opened, its deadline moved, or taken over from the checkpoint: a drain
 	 * report is due at info->deadline_ns (may be NULL) */
 	void (*armed)(void *ctx, const struct interruption_info *info);
+	/* the deadline is reached and the drain report still pending (with a loop; may be NULL) */
+	void (*due)(void *ctx, const struct interruption_info *info);
 	void *ctx;
+	struct loop *loop;            /* the deadline's timer runs here; NULL: the caller asks interruption_drain_due */
 };
 
 struct interruption;

@@ -19,11 +19,15 @@ struct kube_client_options {
 	const char *token_file;       /* bearer token, re-read every minute and on 401 */
 	const char *ca_file;          /* CA that signed the server's certificate */
 	const char *node_name;
+	struct loop *loop;            /* retries, silence checks and token re-reads are its timers */
 	struct http *http;
 	struct node_state *state;
 	unsigned dead_after_s;        /* no byte, not even a bookmark, for this long: reconnect */
 	unsigned watch_timeout_min_s; /* watch timeoutSeconds drawn in [min, max] */
 	unsigned watch_timeout_max_s;
+	/* every stream has completed its first list (once; may be NULL) */
+	void (*synced)(void *ctx);
+	void *ctx;
 };
 
 struct kube_stream_stats {
@@ -51,10 +55,6 @@ struct kube_client;
 /* -errno and a reason on failure (unreadable token or CA file...). */
 int kube_client_new(const struct kube_client_options *opts, struct kube_client **ret, char *err, size_t errlen);
 void kube_client_free(struct kube_client *kc);
-
-/* Once a second from the loop: retries after backoff, dead-stream checks,
- * token re-reads. */
-void kube_client_tick(struct kube_client *kc);
 
 void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *ret);
 #endif

@@ -14,6 +14,7 @@
 
 #include "nodetrail/api/interruption.h"
 #include "nodetrail/api/node_state.h"
+#include "nodetrail/base/loop.h"
 #include "nodetrail/base/record.h"
 #include "nodetrail/kernel/events.h"
 #include "nodetrail/kernel/host.h"
@@ -31,6 +32,7 @@ struct correlate_options {
 	const struct node_state *api;
 	const struct interruption *interruption; /* may be NULL */
 	uint32_t join_window_ms;      /* how long a container record waits for the API's status */
+	struct loop *loop;            /* the window closes on a timer here; NULL: the caller calls correlator_tick */
 	bool exec_args;               /* put the (redacted) arguments in container.exec */
 	const regex_t *exec_args_redact; /* extra pattern, NULL for none */
 	record_emit_cb emit;
@@ -76,7 +78,8 @@ void correlator_pod_changed(struct correlator *c, const struct kube_pod *pod, bo
 void correlator_pod_ended(struct correlator *c, const struct kube_pod *pod, enum pod_end_seen seen);
 void correlator_condition_changed(struct correlator *c, const struct kube_condition *cond, const char *was);
 
-/* Records whose window closed go out with what is known. */
+/* Records whose window closed go out with what is known (the window's
+ * timer does this with a loop). */
 void correlator_tick(struct correlator *c);
 /* Every window closes now (at stop, and before a drain report). */
 void correlator_flush(struct correlator *c);

@@ -48,6 +48,10 @@ struct termination_view {
  * pod's grace period, -1 if unknown). false when it saw none of them end. */
 bool termination_view(const struct containers *t, const struct kube_pod *pod, int64_t grace_s,
 		      struct termination_view *ret);
+/* How one container ended, as records carry it: id, SIGTERM and SIGKILL
+ * times, exit (or "gone_by" when it ended unseen); full: also who sent the
+ * SIGKILL and how long the stop took. Added to o. */
+void termination_end_json(const struct container_end *end, bool full, cJSON *o);
 /* The view as records carry it (under "kernel"). NULL on ENOMEM. */
 cJSON *termination_view_json(const struct termination_view *v);
 

@@ -43,8 +43,8 @@ struct pending {
 	char owner_name[254];
 };
 
-/* A zeroed pending, NULL on ENOMEM; pending_free(NULL) is a no-op. */
-struct pending *pending_new(void);
+/* A zeroed pending. 0, or -ENOMEM. pending_free(NULL) is a no-op. */
+int pending_new(struct pending **ret);
 void pending_free(struct pending *p);
 
 struct window;

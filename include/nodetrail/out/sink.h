@@ -1,9 +1,9 @@
 /* The record sink: where every stage's records go (a record_emit_cb). It
  * writes each fact once (a window of recent record ids, this run's and the
  * earlier runs' read back at start), numbers the records (seq, continuing
- * across restarts), encodes them and appends them to the writer, syncing
- * the durable ones (the node may be gone soon), and counts them by type
- * and what it had to drop. */
+ * across restarts), encodes them and queues them in the writer (an fsync
+ * owed for the durable ones: the node may be gone soon), and counts them
+ * by type and what it had to drop. Never waits for the disk. */
 #ifndef NODETRAIL_OUT_SINK_H
 #define NODETRAIL_OUT_SINK_H
 
@@ -20,7 +20,6 @@ struct sink_stats {
 	uint64_t by_type[RECORD_NTYPES]; /* records written, by type */
 	uint64_t duplicates;      /* facts already written: not written again */
 	uint64_t dropped;         /* records lost before the writer (encoding failed, its queue full) */
-	uint64_t sync_failures;   /* durable records whose fsync failed */
 	uint32_t dedup_ids;       /* record ids remembered now */
 	uint32_t dedup_cap;       /* at most */
 	uint64_t dedup_forgotten; /* forgotten, oldest first, at the cap */

@@ -22,6 +22,7 @@
 
 /* The stages to read (NULL: not running) and what the agent knows of them. */
 struct stats_sources {
+	const struct aio *aio;
 	const struct writer *writer;
 	const struct sink *sink;
 	const struct correlator *correlator;
@@ -45,6 +46,7 @@ struct stats_sources {
 
 struct agent_stats {
 	struct stats_sources src;
+	struct aio_stats aio;
 	struct writer_stats writer;
 	struct sink_stats sink;
 	struct correlate_stats join;

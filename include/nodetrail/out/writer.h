@@ -2,8 +2,14 @@
  *
  * DESIGN section 5: `<RFC3339Nano UTC> stdout F <json>\n`, one regular file
  * directly in the output dir, O_APPEND, lines <= WRITER_MAX_LINE bytes,
- * timestamps never decreasing, rename-only rotation at a size cap. Writes go
- * through io_uring when the kernel (and seccomp) allow it, else write(2). */
+ * timestamps never decreasing, rename-only rotation at a size cap.
+ *
+ * The loop never waits for the disk: appends queue the line in memory;
+ * writer_flush hands the queued whole lines to the kernel as one write that
+ * completes later on the loop (base/aio.h: io_uring, or write(2) on a worker
+ * thread), one write in flight at a time so that lines never reorder; a
+ * sync is an fsync issued once what it covers is written. What the disk
+ * refuses stays queued (bounded in bytes) and is retried a second later. */
 #ifndef NODETRAIL_OUT_WRITER_H
 #define NODETRAIL_OUT_WRITER_H
 
@@ -11,18 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nodetrail/base/aio.h"
+#include "nodetrail/base/loop.h"
+
 /* containerd's split size: Fluent Bit silently skips longer lines */
 #define WRITER_MAX_LINE 16384
-/* lines held in memory while the disk refuses them (full, read-only, gone) */
-#define WRITER_QUEUE_MAX 4096
-
-/* NODETRAIL_DISABLE_IO_URING=1 in the environment makes AUTO behave as if
- * io_uring were refused (as seccomp profiles do), to test the fallback. */
-enum writer_io {
-	WRITER_IO_AUTO = 0,   /* io_uring, write(2) if io_uring is refused */
-	WRITER_IO_URING,      /* io_uring or fail */
-	WRITER_IO_WRITE,      /* plain write(2) */
-};
+/* bytes of lines held in memory while the disk is slow or refuses them */
+#define WRITER_QUEUE_BYTES (4u << 20)
 
 struct writer_options {
 	const char *dir;          /* output directory, must exist */
@@ -30,19 +31,25 @@ struct writer_options {
 	uint64_t max_bytes;       /* rotate when the file would exceed this (default 10 MiB) */
 	unsigned keep_rotated;    /* rotated files kept (default 5) */
 	unsigned rotated_min_age_s; /* never delete a rotated file younger than this (default 60) */
-	enum writer_io io;
+	size_t queue_bytes;       /* lines held in memory at most (default WRITER_QUEUE_BYTES) */
+	struct loop *loop;        /* where completions and retries run */
+	struct aio *aio;          /* how writes and syncs are done (not owned) */
 };
 
 struct writer_stats {
 	uint64_t lines;           /* lines written */
 	uint64_t bytes;           /* bytes written */
 	uint64_t truncated;       /* records shrunk to fit WRITER_MAX_LINE */
-	uint64_t dropped;         /* lines lost to write errors (disk full, ...) */
+	uint64_t dropped;         /* lines lost: the queue was full, or a file replaced mid-line */
 	uint64_t rotations;
 	uint64_t write_errors;
+	uint64_t sync_errors;
+	uint64_t syncs;
 	uint64_t reopened;        /* the file was deleted or renamed under us */
-	uint64_t queued;          /* lines waiting to be written */
-	bool io_uring;            /* true while io_uring is in use */
+	uint64_t queued;          /* lines waiting to be written, the one in flight included */
+	uint64_t queued_bytes;
+	bool writing;             /* a write or sync is in flight */
+	int last_error;           /* the last write's error, 0 once one succeeds */
 };
 
 struct writer;
@@ -57,17 +64,25 @@ void writer_free(struct writer *w);
  * the CLOCK_REALTIME time for the line prefix (raised to the last one used if
  * lower). A line over WRITER_MAX_LINE is replaced by a shrunk object that
  * keeps the record's identifying keys and says "truncated":true.
- * Returns 0, or -errno if the queue is full (WRITER_QUEUE_MAX lines). */
+ * Returns 0, or -ENOBUFS if the queue is full (counted as dropped). */
 int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len);
 
-/* Write everything queued (one write per batch of whole lines); rotates when
- * the size cap is reached. Returns 0 or -errno; on error the lines stay
- * queued for the next flush, up to the queue cap, and are counted as
- * dropped beyond it. */
+/* Start writing what is queued, unless a write is in flight (its
+ * completion goes on) or a retry is pending. Never waits. Returns the last
+ * write's error, 0 when none. */
 int writer_flush(struct writer *w);
 
-/* flush, then fdatasync the file */
-int writer_sync(struct writer *w);
+/* Ask for an fdatasync covering every line appended so far; it is issued
+ * once they are written. */
+void writer_sync(struct writer *w);
+
+/* Run the loop until every line appended is written and synced as asked,
+ * at most timeout_ms (at stop; never from inside a callback of the loop).
+ * 0, the last write error, or -ETIMEDOUT. */
+int writer_drain(struct writer *w, int timeout_ms);
+
+/* Nothing queued, nothing in flight, no sync owed. */
+bool writer_idle(const struct writer *w);
 
 /* Full path of the active file. */
 const char *writer_path(const struct writer *w);

@@ -1,4 +1,5 @@
-/* checkpoint: written atomically, read back, a bad one moved aside. */
+/* checkpoint: written atomically (off the loop too), read back, a bad one moved aside, never
+ * through a planted symlink. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "nodetrail/base/loop.h"
 #include "nodetrail/out/checkpoint.h"
 #include "testutil.h"
 
@@ -105,6 +107,75 @@ static void test_failed_save_keeps_old(void **state)
 	cJSON_Delete(doc);
 }
 
+/* a symlink planted where the temporary file goes is replaced, its target untouched */
+static void test_planted_symlink(void **state)
+{
+	const char *dir = *state;
+	cJSON *doc = cJSON_Parse("{\"version\":1,\"next_seq\":9}");
+	char tmp[256], target[256], text[16] = "";
+	FILE *f;
+
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	write_file(dir, "victim", "precious");
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, CHECKPOINT_FILE);
+	assert_int_equal(symlink(target, tmp), 0);
+	assert_int_equal(checkpoint_save(dir, doc), 0);
+	f = fopen(target, "r");
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	assert_string_equal(text, "precious");
+	cJSON_Delete(doc);
+}
+
+struct saved {
+	int n, last;
+};
+
+static void on_saved(void *ctx, int res)
+{
+	struct saved *s = ctx;
+
+	s->n++;
+	s->last = res;
+}
+
+/* off the loop: the save returns at once; while one is written, the newest of those that come
+ * after it waits and the others are never written */
+static void test_saver(void **state)
+{
+	const char *dir = *state;
+	struct checkpoint_saver *cs;
+	struct saved saved = { 0 };
+	struct loop *loop;
+	struct aio *aio;
+	cJSON *back = NULL;
+	char doc_text[64];
+
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(aio_new(loop, AIO_THREAD, &aio), 0);
+	assert_int_equal(checkpoint_saver_new(dir, aio, on_saved, &saved, &cs), 0);
+	for (int seq = 1; seq <= 5; seq++) {
+		cJSON *doc;
+
+		snprintf(doc_text, sizeof(doc_text), "{\"version\":1,\"next_seq\":%d}", seq);
+		doc = cJSON_Parse(doc_text);
+		assert_int_equal(checkpoint_saver_save(cs, doc), 0);
+		cJSON_Delete(doc);
+	}
+	assert_false(checkpoint_saver_idle(cs));
+	while (!checkpoint_saver_idle(cs))
+		loop_run_once(loop, 100);
+	assert_int_equal(saved.n, 2); /* the first, then the newest: 2 to 4 were replaced while waiting */
+	assert_int_equal(saved.last, 0);
+	assert_int_equal(checkpoint_load(dir, &back), 0);
+	assert_int_equal(cJSON_GetObjectItem(back, "next_seq")->valueint, 5);
+	cJSON_Delete(back);
+	checkpoint_saver_free(cs);
+	checkpoint_saver_free(NULL);
+	aio_free(aio);
+	loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +183,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_save_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_saver, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* writer: the CRI line format, rotation, size limit, both I/O paths, and disk trouble. */
+/* writer: the CRI line format, rotation, size limit, both I/O paths, order with writes in flight,
+ * and disk trouble. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,8 @@
 
 struct fx {
 	char dir[64];
+	struct loop *loop;
+	struct aio *aio;
 };
 
 static int setup(void **state)
@@ -31,6 +34,7 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/nodetrail-writer-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	unsetenv("NODETRAIL_DISABLE_IO_URING");
+	assert_int_equal(loop_new(&f->loop), 0);
 	*state = f;
 	return 0;
 }
@@ -40,6 +44,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 
+	aio_free(f->aio);
+	loop_free(f->loop);
 	umount2(f->dir, MNT_DETACH);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -47,15 +53,29 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct writer *open_writer(struct fx *f, uint64_t max_bytes, enum writer_io io)
+static struct writer *open_writer_queue(struct fx *f, uint64_t max_bytes, enum aio_mode io, size_t queue_bytes)
 {
-	struct writer_options o = { .dir = f->dir, .file_name = NAME, .max_bytes = max_bytes,
-				    .keep_rotated = 3, .io = io };
+	struct writer_options o = { .dir = f->dir, .file_name = NAME, .max_bytes = max_bytes, .keep_rotated = 3,
+				    .queue_bytes = queue_bytes, .loop = f->loop };
 	const char *detail = NULL;
 	struct writer *w;
 
+	aio_free(f->aio);
+	assert_int_equal(aio_new(f->loop, io, &f->aio), 0);
+	o.aio = f->aio;
 	assert_int_equal(writer_new(&o, &w, &detail), 0);
 	return w;
+}
+
+static struct writer *open_writer(struct fx *f, uint64_t max_bytes, enum aio_mode io)
+{
+	return open_writer_queue(f, max_bytes, io, 0);
+}
+
+/* everything queued is written: the loop runs until the writer is idle */
+static int written(struct writer *w)
+{
+	return writer_drain(w, 5000);
 }
 
 static char *slurp(const char *path, size_t *ret_len)
@@ -99,7 +119,7 @@ static void append_seq(struct writer *w, int from, int to, int64_t ts)
 static void test_line_format_and_monotonic_time(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	struct writer *w = open_writer(f, 0, AIO_AUTO);
 	regex_t re;
 	char *text, *line, *save = NULL, prev[31] = "";
 	int lines = 0;
@@ -107,7 +127,7 @@ static void test_line_format_and_monotonic_time(void **state)
 	assert_int_equal(writer_append(w, 2000000000000000000LL, "{\"a\":1}", 7), 0);
 	/* an earlier time is raised to the last one: Fluent Bit expects order */
 	assert_int_equal(writer_append(w, 1000000000000000000LL, "{\"a\":2}", 7), 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	text = active(f);
 	assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z stdout F \\{.*\\}$",
@@ -135,9 +155,9 @@ static void test_newline_repair(void **state)
 	fd = open(path, O_WRONLY | O_CREAT, 0640);
 	assert_int_equal(write(fd, cut, strlen(cut)), (ssize_t)strlen(cut));
 	close(fd);
-	w = open_writer(f, 0, WRITER_IO_AUTO);
+	w = open_writer(f, 0, AIO_AUTO);
 	append_seq(w, 1, 2, 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	text = active(f);
 	/* the cut line is ended; the new record starts a line of its own */
@@ -149,7 +169,7 @@ static void test_newline_repair(void **state)
 static void test_symlink_refused(void **state)
 {
 	struct fx *f = *state;
-	struct writer_options o = { .dir = f->dir, .file_name = NAME };
+	struct writer_options o = { .dir = f->dir, .file_name = NAME, .loop = f->loop };
 	char path[256];
 	const char *detail = NULL;
 	struct writer *w;
@@ -195,7 +215,7 @@ static void assert_all_once(struct fx *f, int n, int *ret_files)
 static void test_rotation(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = open_writer(f, 4096, WRITER_IO_AUTO);
+	struct writer *w = open_writer(f, 4096, AIO_AUTO);
 	struct writer_stats st;
 	struct dirent *de;
 	regex_t re;
@@ -205,7 +225,7 @@ static void test_rotation(void **state)
 	/* ~70 bytes a line, 4 KiB files: several rotations within a second */
 	for (int round = 0; round < 5; round++) {
 		append_seq(w, round * 60, round * 60 + 60, 0);
-		assert_int_equal(writer_flush(w), 0);
+		assert_int_equal(written(w), 0);
 	}
 	writer_get_stats(w, &st);
 	assert_true(st.rotations >= 4);
@@ -230,7 +250,7 @@ static void test_rotation(void **state)
 	closedir(d);
 	regfree(&re);
 	append_seq(w, 300, 360, 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	/* now old enough: only keep_rotated (3) rotated files plus the active one stay */
 	d = opendir(f->dir);
@@ -244,7 +264,7 @@ static void test_rotation(void **state)
 static void test_oversized_record(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	struct writer *w = open_writer(f, 0, AIO_AUTO);
 	size_t big = 40000;
 	char *json = malloc(big + 200), *text, *body;
 	struct writer_stats st;
@@ -255,7 +275,7 @@ static void test_oversized_record(void **state)
 	memset(json + n, 'x', big);
 	strcpy(json + n + big, "\"}");
 	assert_int_equal(writer_append(w, 0, json, strlen(json)), 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_get_stats(w, &st);
 	assert_int_equal(st.truncated, 1);
 	writer_free(w);
@@ -277,26 +297,23 @@ static void test_oversized_record(void **state)
 static void test_both_io_paths_identical(void **state)
 {
 	struct fx *f = *state;
-	struct writer_stats st;
 	char *a, *b, path[256];
 	struct writer *w;
 
-	w = open_writer(f, 0, WRITER_IO_URING);
-	writer_get_stats(w, &st);
-	assert_true(st.io_uring);
+	w = open_writer(f, 0, AIO_URING);
+	assert_string_equal(aio_mode_name(f->aio), "io_uring");
 	append_seq(w, 0, 100, 1764000000000000000LL);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	a = active(f);
 	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
 	unlink(path);
 
 	setenv("NODETRAIL_DISABLE_IO_URING", "1", 1);
-	w = open_writer(f, 0, WRITER_IO_AUTO);
-	writer_get_stats(w, &st);
-	assert_false(st.io_uring); /* the fallback a seccomp profile forces */
+	w = open_writer(f, 0, AIO_AUTO);
+	assert_string_equal(aio_mode_name(f->aio), "write"); /* the fallback a seccomp profile forces */
 	append_seq(w, 0, 100, 1764000000000000000LL);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	b = active(f);
 	assert_string_equal(a, b);
@@ -307,16 +324,16 @@ static void test_both_io_paths_identical(void **state)
 static void test_active_file_deleted(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	struct writer *w = open_writer(f, 0, AIO_AUTO);
 	struct writer_stats st;
 	char path[256], *text;
 
 	snprintf(path, sizeof(path), "%s/" NAME, f->dir);
 	append_seq(w, 0, 1, 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	assert_int_equal(unlink(path), 0);
 	append_seq(w, 1, 2, 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_get_stats(w, &st);
 	assert_int_equal(st.reopened, 1);
 	writer_free(w);
@@ -339,7 +356,7 @@ static void test_disk_full(void **state)
 		skip();
 	}
 	assert_int_equal(mount("tmpfs", f->dir, "tmpfs", 0, "size=64k"), 0);
-	w = open_writer(f, 0, WRITER_IO_AUTO);
+	w = open_writer(f, 0, AIO_AUTO);
 	/* fill the filesystem */
 	snprintf(filler, sizeof(filler), "%s/filler", f->dir);
 	fd = open(filler, O_WRONLY | O_CREAT, 0600);
@@ -348,14 +365,15 @@ static void test_disk_full(void **state)
 			break;
 	close(fd);
 	append_seq(w, 0, 200, 0);
-	assert_int_equal(writer_flush(w), -ENOSPC);
+	assert_int_equal(writer_drain(w, 300), -ENOSPC);
 	writer_get_stats(w, &st);
 	assert_true(st.queued > 0);
 	assert_true(st.write_errors >= 1);
+	assert_int_equal(st.last_error, -ENOSPC);
 	/* space comes back: every accepted line is written, once */
 	unlink(filler);
 	append_seq(w, 200, 210, 0);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_get_stats(w, &st);
 	assert_int_equal(st.queued, 0);
 	assert_int_equal(st.dropped, 0);
@@ -366,18 +384,55 @@ static void test_disk_full(void **state)
 static void test_queue_cap(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = open_writer(f, 0, WRITER_IO_AUTO);
+	/* 43 bytes a line ("<time> stdout F {}\n"): room for 100 */
+	struct writer *w = open_writer_queue(f, 0, AIO_AUTO, 4300);
 	struct writer_stats st;
 	int refused = 0;
 
-	for (int i = 0; i < WRITER_QUEUE_MAX + 10; i++)
+	for (int i = 0; i < 110; i++)
 		refused += writer_append(w, 0, "{}", 2) == -ENOBUFS;
 	assert_int_equal(refused, 10);
 	writer_get_stats(w, &st);
 	assert_int_equal(st.dropped, 10);
-	assert_int_equal(writer_flush(w), 0);
+	assert_int_equal(written(w), 0);
 	writer_free(w);
 	writer_free(NULL);
+}
+
+/* Appends and flushes while writes are in flight, through both paths: every
+ * line once, in the order appended, and the loop never waited for one. */
+static void test_order_with_writes_in_flight(void **state)
+{
+	struct fx *f = *state;
+	enum aio_mode modes[] = { AIO_URING, AIO_THREAD };
+
+	for (int m = 0; m < 2; m++) {
+		struct writer *w = open_writer(f, 0, modes[m]);
+		struct writer_stats st;
+		char path[256], *text, *p;
+		int expect = 0;
+
+		for (int i = 0; i < 2000; i += 20) {
+			append_seq(w, i, i + 20, 1764000000000000000LL);
+			writer_flush(w);
+			writer_get_stats(w, &st);
+			loop_run_once(f->loop, 0); /* completions when they come, never waited for */
+		}
+		writer_sync(w);
+		assert_int_equal(written(w), 0);
+		writer_get_stats(w, &st);
+		assert_int_equal(st.lines, 2000);
+		assert_true(st.syncs >= 1);
+		assert_int_equal(st.queued, 0);
+		writer_free(w);
+		text = active(f);
+		for (p = text; (p = strstr(p, "{\"seq\":")); p++)
+			assert_int_equal(atoi(p + 7), expect++);
+		assert_int_equal(expect, 2000);
+		free(text);
+		snprintf(path, sizeof(path), "%s/" NAME, f->dir);
+		unlink(path);
+	}
 }
 
 int main(void)
@@ -392,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_active_file_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_with_writes_in_flight, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

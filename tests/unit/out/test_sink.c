@@ -1,0 +1,142 @@
+/* sink: every fact once (this run's and the ones read back), seq without gaps, counted by type, a
+ * durable record synced, a full queue counted, never waited for. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "nodetrail/base/hash.h"
+#include "nodetrail/out/sink.h"
+#include "testutil.h"
+
+struct fx {
+	char dir[64];
+	struct loop *loop;
+	struct aio *aio;
+	struct writer *writer;
+	struct sink *sink;
+	struct record_node node;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct writer_options wo = { .file_name = "sink.log", .queue_bytes = 8192 };
+
+	strcpy(f->dir, "/tmp/nodetrail-sink-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(loop_new(&f->loop), 0);
+	assert_int_equal(aio_new(f->loop, AIO_AUTO, &f->aio), 0);
+	wo.dir = f->dir;
+	wo.loop = f->loop;
+	wo.aio = f->aio;
+	assert_int_equal(writer_new(&wo, &f->writer, NULL), 0);
+	assert_int_equal(sink_new(f->writer, 100, &f->sink), 0);
+	f->node.node_name = "n1";
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	sink_free(f->sink);
+	writer_free(f->writer);
+	aio_free(f->aio);
+	loop_free(f->loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void emit(struct fx *f, enum record_type type, const char *id, bool durable)
+{
+	struct record r = { .type = type, .node = &f->node, .summary = "s", .durable = durable };
+
+	snprintf(r.record_id, sizeof(r.record_id), "%s", id);
+	sink_emit(f->sink, &r);
+}
+
+static char *file(struct fx *f)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/sink.log", f->dir);
+	return test_read_file(path, NULL);
+}
+
+static void test_once_and_seq(void **state)
+{
+	struct fx *f = *state;
+	struct sink_stats st;
+	char *text;
+
+	/* what an earlier run wrote: its ids and its last seq */
+	idset_check_add(sink_ids(f->sink), hash_str("0000000000000old"));
+	sink_continue_after(f->sink, 41);
+	sink_continue_after(f->sink, 7); /* never lowered */
+	emit(f, RECORD_NODE_EVENT, "0000000000000old", false);
+	emit(f, RECORD_NODE_EVENT, "000000000000000a", false);
+	emit(f, RECORD_NODE_EVENT, "000000000000000a", false);
+	emit(f, RECORD_POD_STARTED, "000000000000000b", true);
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.duplicates, 2);
+	assert_int_equal(st.by_type[RECORD_NODE_EVENT], 1);
+	assert_int_equal(st.by_type[RECORD_POD_STARTED], 1);
+	assert_int_equal(sink_seq(f->sink), 43);
+	assert_int_equal(sink_written(f->sink), 2);
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	text = file(f);
+	assert_non_null(strstr(text, "\"record_id\":\"000000000000000a\",\"seq\":42,"));
+	assert_non_null(strstr(text, "\"record_id\":\"000000000000000b\",\"seq\":43,"));
+	assert_null(strstr(text, "0000000000000old"));
+	free(text);
+}
+
+static void test_durable_synced(void **state)
+{
+	struct fx *f = *state;
+	struct writer_stats ws;
+
+	emit(f, RECORD_NODE_INTERRUPTION, "000000000000000c", true);
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	writer_get_stats(f->writer, &ws);
+	assert_int_equal(ws.syncs, 1);
+}
+
+/* the writer's queue is full (the disk is slow): the record is dropped and counted, its seq not used */
+static void test_queue_full(void **state)
+{
+	struct fx *f = *state;
+	struct sink_stats st;
+	char id[17];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "%016x", i);
+		emit(f, RECORD_NODE_EVENT, id, false);
+	}
+	sink_get_stats(f->sink, &st);
+	assert_true(st.dropped > 0);
+	assert_int_equal(sink_seq(f->sink), 100 - st.dropped);
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_once_and_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_synced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
