@@ -473,7 +473,8 @@ static void on_api_synced(void *ctx)
 	trim_heap();
 }
 
-static void on_imds_off(void *ctx)
+/* IMDS went off (not on EC2), or answers again: say so at once */
+static void on_imds_changed(void *ctx)
 {
 	emit_status(ctx, "running");
 }
@@ -682,7 +683,8 @@ static int setup_imds(struct agent *a)
 	io.node = &a->node;
 	io.poll_s = a->cfg.imds_poll_s;
 	io.loop = a->loop;
-	io.turned_off = on_imds_off;
+	io.recheck_s = a->cfg.imds_recheck_s;
+	io.changed = on_imds_changed;
 	io.ctx = a;
 	return imds_new(&io, &a->imds);
 }

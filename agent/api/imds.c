@@ -14,6 +14,12 @@
 
 #define TOKEN_TTL_S 21600
 #define BODY_MAX 65536
+#define BACKOFF_MAX_S 30
+
+/* libcurl's codes for "nobody answers there" (curl/curl.h, not included here) */
+#define CURL_CANT_RESOLVE 6
+#define CURL_CANT_CONNECT 7
+#define CURL_TIMED_OUT 28
 
 enum imds_query {
 	Q_TOKEN = 0,
@@ -54,6 +60,7 @@ struct imds {
 	int64_t next_poll_ns;
 	int64_t retry_at_ns;
 	uint64_t timer;           /* the next step, 0 if none is due (a request is in flight) */
+	bool found_again;         /* off, then found: tell once the identity is known */
 	unsigned failures;
 	struct imds_request req[Q_COUNT];
 	struct imds_stats stats;
@@ -74,29 +81,44 @@ static int on_data(void *ctx, long status, const char *data, size_t len)
 	return 0;
 }
 
-static void turn_off(struct imds *m, const char *why)
+static void changed(struct imds *m)
 {
-	m->stats.on = false;
-	snprintf(m->stats.reason, sizeof(m->stats.reason), "%s", why);
-	log_info("IMDS off: %s", why);
-	if (m->opts.turned_off)
-		m->opts.turned_off(m->opts.ctx);
+	if (m->opts.changed)
+		m->opts.changed(m->opts.ctx);
 }
 
+/* --imds auto, and the token request was refused, timed out or got a 403:
+ * not on EC2 (or IMDS is disabled, or out of this pod's hop limit). Off,
+ * but asked again every recheck_s: an instance's metadata options change. */
+static void absent(struct imds *m, const char *why)
+{
+	m->failures = 0;
+	m->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)m->opts.recheck_s * 1000000000LL;
+	if (!m->stats.on)
+		return;
+	m->stats.on = false;
+	m->stats.rechecks = 0;
+	snprintf(m->stats.reason, sizeof(m->stats.reason), "%s", why);
+	log_info("IMDS off: %s; asking again every %u s", why, m->opts.recheck_s);
+	changed(m);
+}
+
+/* Anything else (5xx, 429, a slow answer, a broken connection) is
+ * transient: back off, 1 s doubling to 30 s with jitter, and retry. */
 static void failed(struct imds *m, const char *what, const char *err)
 {
-	char why[256];
+	int64_t delay_ms;
 
 	m->stats.errors++;
 	m->failures++;
-	if (m->opts.mode == CONFIG_AUTO && !m->stats.identity) {
-		/* off EC2 the very first request fails fast: do not keep knocking */
-		snprintf(why, sizeof(why), "not on EC2, or IMDS unreachable: %s%s failed: %s", m->opts.endpoint, what, err);
-		turn_off(m, why);
-		return;
-	}
-	log_warn("IMDS %s failed: %s, retrying", what, err);
-	m->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)(m->failures < 5 ? m->failures : 5) * 1000000000LL;
+	delay_ms = 1000LL << (m->failures < 6 ? m->failures - 1 : 5);
+	if (delay_ms > BACKOFF_MAX_S * 1000)
+		delay_ms = BACKOFF_MAX_S * 1000;
+	delay_ms = delay_ms * 4 / 5 + rand() % (delay_ms * 2 / 5 + 1); /* +-20% */
+	if (m->failures == 1 || m->failures % 10 == 0)
+		log_warn("IMDS %s failed: %s, retrying in %.1f s (%u failures in a row)", what, err,
+			 (double)delay_ms / 1000.0, m->failures);
+	m->retry_at_ns = clock_ns(CLOCK_MONOTONIC) + delay_ms * 1000000LL;
 }
 
 /* copy an IMDS answer into a fixed field, cut to fit */
@@ -126,6 +148,10 @@ static void apply_identity(struct imds *m, enum imds_query q, const char *v)
 		m->stats.identity = true;
 		log_info("IMDS: instance %s, %s in %s, %s", n->instance_id, n->instance_type, n->availability_zone,
 			 n->capacity_type[0] ? n->capacity_type : "capacity type unknown");
+		if (m->found_again) {
+			m->found_again = false;
+			changed(m);
+		}
 	}
 }
 
@@ -239,6 +265,16 @@ static void handle_done(struct imds_request *r, int curl_code, long status, cons
 		body[strcspn(body, "\r\n")] = '\0';
 	if (r->q == Q_TOKEN)
 		m->token_pending = false;
+	if (r->q == Q_TOKEN && m->opts.mode == CONFIG_AUTO && !m->stats.identity &&
+	    ((curl_code == CURL_CANT_CONNECT || curl_code == CURL_CANT_RESOLVE || curl_code == CURL_TIMED_OUT) ||
+	     (!curl_code && status == 403))) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "not on EC2, or IMDS unreachable: %s%s %s", m->opts.endpoint, query_paths[Q_TOKEN],
+			 curl_code ? err : "403 (IMDS disabled, or the hop limit too low for this pod)");
+		absent(m, why);
+		return;
+	}
 	if (curl_code) {
 		failed(m, query_paths[r->q], err);
 		return;
@@ -256,10 +292,20 @@ static void handle_done(struct imds_request *r, int curl_code, long status, cons
 		return;
 	}
 	if (status != 200) {
-		failed(m, query_paths[r->q], status == 403 ? "403 (IMDS disabled or hop limit too low for this pod)" : "HTTP error");
+		char what[64];
+
+		snprintf(what, sizeof(what), "HTTP %ld", status);
+		failed(m, query_paths[r->q], status == 403 ? "403 (IMDS disabled, or the hop limit too low for this pod)" : what);
 		return;
 	}
 	m->failures = 0;
+	if (!m->stats.on) {
+		/* asked again, and there it is */
+		m->stats.on = true;
+		m->stats.reason[0] = '\0';
+		log_info("IMDS answers at %s now", m->opts.endpoint);
+		m->found_again = true; /* said once the identity is known */
+	}
 	switch (r->q) {
 	case Q_TOKEN:
 		if (strlen(body) >= sizeof(m->token)) {
@@ -347,8 +393,13 @@ static void step(struct imds *m)
 {
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
-	if (!m->stats.on || now < m->retry_at_ns)
+	if (now < m->retry_at_ns)
 		return;
+	if (!m->stats.on) {
+		m->stats.rechecks++;
+		start_query(m, Q_TOKEN);
+		return;
+	}
 	if (now >= m->token_expires_ns) {
 		if (!m->token_pending)
 			start_query(m, Q_TOKEN);
@@ -393,9 +444,9 @@ static void schedule(struct imds *m)
 
 	loop_timer_del(m->opts.loop, m->timer);
 	m->timer = 0;
-	if (!m->stats.on || in_flight(m))
+	if (in_flight(m))
 		return;
-	if (now < m->retry_at_ns)
+	if (now < m->retry_at_ns || !m->stats.on)
 		at = m->retry_at_ns;
 	else if (now >= m->token_expires_ns || !m->stats.identity)
 		at = now + 1000000000LL;
@@ -413,6 +464,8 @@ int imds_new(const struct imds_options *opts, struct imds **ret)
 	m->opts = *opts;
 	if (m->opts.poll_s < 1)
 		m->opts.poll_s = 2;
+	if (m->opts.recheck_s < 1)
+		m->opts.recheck_s = 300;
 	m->stats.on = true;
 	start_query(m, Q_TOKEN);
 	schedule(m);

@@ -411,7 +411,10 @@ static void retry(struct kube_stream *s)
 
 int kube_client_new(const struct kube_client_options *opts, struct kube_client **ret, char *err, size_t errlen)
 {
-	static const char *const paths[KUBE_NRESOURCES] = { "/api/v1/pods", "/api/v1/nodes", "/api/v1/events" };
+	/* node events live in `default`: watching them there, not in every namespace, keeps any other
+	 * namespace's Event writers from speaking for the node */
+	static const char *const paths[KUBE_NRESOURCES] = { "/api/v1/pods", "/api/v1/nodes",
+							    "/api/v1/namespaces/default/events" };
 	struct kube_client *kc = calloc(1, sizeof(*kc));
 	char sel[512];
 	int r;

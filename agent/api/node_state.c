@@ -20,6 +20,21 @@ struct pod_entry {
 	struct kube_pod pod;      /* last: containers[] ends at pod.ncontainers */
 };
 
+/* node.event records per reason: at most EVENT_BURST in EVENT_WINDOW_NS of event time. A node
+ * that flaps (NodeNotReady/NodeReady every minute) says so ten times, then once per window how many
+ * it did not say. The table is bounded: the reason least recently heard is forgotten first. */
+#define EVENT_REASONS 64
+#define EVENT_BURST 10
+#define EVENT_WINDOW_NS (600LL * 1000000000LL)
+
+struct reason_rate {
+	uint64_t key;             /* hash of the reason; 0: free */
+	int64_t window_start;     /* event time the window opened at */
+	int64_t last;             /* event time last heard */
+	uint32_t n;               /* records in this window */
+	uint32_t suppressed;      /* not written since the last record */
+};
+
 struct node_state {
 	struct node_state_options opts;
 	struct u64map *pods;      /* hash(uid) -> struct pod_entry */
@@ -30,6 +45,7 @@ struct node_state {
 	struct kube_node node;
 	/* event uids already reported: a bounded window, oldest forgotten first */
 	struct idset *events_seen;
+	struct reason_rate rates[EVENT_REASONS];
 	struct node_state_stats stats;
 };
 
@@ -270,10 +286,58 @@ static void apply_node(struct node_state *ns, enum kube_event_type type, const c
 
 /* ---- events ---- */
 
+static struct reason_rate *reason_rate_of(struct node_state *ns, const char *reason)
+{
+	uint64_t key = hash_str(reason) | 1;
+	struct reason_rate *oldest = &ns->rates[0];
+
+	for (int i = 0; i < EVENT_REASONS; i++) {
+		struct reason_rate *r = &ns->rates[i];
+
+		if (r->key == key)
+			return r;
+		if (!r->key) {
+			oldest = r;
+			break;
+		}
+		if (r->last < oldest->last)
+			oldest = r;
+	}
+	if (oldest->key)
+		ns->stats.event_reasons_forgotten++;
+	*oldest = (struct reason_rate){ .key = key };
+	return oldest;
+}
+
+/* May an event of this reason at time t be written? *ret_suppressed: how many of this reason
+ * were not written since the last one that was (when it may). */
+static bool event_rate_allow(struct node_state *ns, const char *reason, int64_t t, uint32_t *ret_suppressed)
+{
+	struct reason_rate *r = reason_rate_of(ns, reason);
+
+	*ret_suppressed = 0;
+	r->last = t;
+	/* a new window, also when event time went back a whole window (a skewed writer) */
+	if (!r->n || t - r->window_start >= EVENT_WINDOW_NS || r->window_start - t >= EVENT_WINDOW_NS) {
+		r->window_start = t;
+		r->n = 0;
+	}
+	if (r->n >= EVENT_BURST) {
+		r->suppressed++;
+		ns->stats.events_rate_limited++;
+		return false;
+	}
+	r->n++;
+	*ret_suppressed = r->suppressed;
+	r->suppressed = 0;
+	return true;
+}
+
 static void apply_event(struct node_state *ns, enum kube_event_type type, const cJSON *obj)
 {
 	struct kube_event_obj *e = malloc(sizeof(*e));
 	struct record r = { 0 };
+	uint32_t suppressed;
 	char summary[768];
 	cJSON *o;
 
@@ -287,29 +351,45 @@ static void apply_event(struct node_state *ns, enum kube_event_type type, const 
 	if (type == KUBE_EV_DELETED || strcmp(e->involved_kind, "Node") != 0 ||
 	    strcmp(e->involved_name, ns->opts.node->node_name) != 0)
 		goto out;
+	/* node events live in `default`: one written elsewhere is anyone's word, not the node's */
+	if (strcmp(e->ns, "default") != 0) {
+		ns->stats.events_other_namespace++;
+		goto out;
+	}
 	if (idset_check_add(ns->events_seen, hash_str(e->uid))) {
 		ns->stats.events_duplicate++;
 		goto out;
 	}
+	r.event_time_ns = clock_parse(e->first_time);
+	if (!event_rate_allow(ns, e->reason, r.event_time_ns ? r.event_time_ns : clock_ns(CLOCK_REALTIME),
+			      &suppressed))
+		goto notice;
 	o = cJSON_CreateObject();
 	if (!o)
-		goto out;
+		goto notice;
 	cJSON_AddStringToObject(o, "reason", e->reason);
 	cJSON_AddStringToObject(o, "event_type", e->type);
 	cJSON_AddStringToObject(o, "message", e->message);
+	cJSON_AddStringToObject(o, "namespace", e->ns);
 	if (e->source[0])
-		cJSON_AddStringToObject(o, "source", e->source);
+		cJSON_AddStringToObject(o, "reporting_component", e->source);
 	cJSON_AddNumberToObject(o, "count", e->count);
 	cJSON_AddStringToObject(o, "first_time", e->first_time);
 	cJSON_AddStringToObject(o, "event_uid", e->uid);
+	if (suppressed)
+		cJSON_AddNumberToObject(o, "suppressed_before", suppressed);
 	snprintf(summary, sizeof(summary), "node %s event %s (%s%s%s): %.400s", ns->opts.node->node_name, e->reason,
 		 e->type, e->source[0] ? ", " : "", e->source, e->message);
+	if (suppressed)
+		snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
+			 " (%u earlier of this reason not written: rate limit)", suppressed);
 	r.type = RECORD_NODE_EVENT;
-	r.event_time_ns = clock_parse(e->first_time);
 	record_make_id(r.type, NULL, hash_str(e->uid), 0, 0, r.record_id);
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);
 	ns->stats.events_reported++;
+notice:
+	/* what the event says happens whether or not its record was written */
 	if (is_interruption_event(e))
 		interruption_notice_of(ns, "event", strstr(e->reason, "Spot") ? "spot" : "instance", e->reason);
 out:

@@ -69,6 +69,9 @@ static void add_api(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(api, "decode_errors", (double)s->api.decode_errors);
 	cJSON_AddNumberToObject(api, "missed_deletions", (double)s->api.missed_deletions);
 	cJSON_AddNumberToObject(api, "events_forgotten", (double)s->api.events_forgotten);
+	cJSON_AddNumberToObject(api, "events_other_namespace", (double)s->api.events_other_namespace);
+	cJSON_AddNumberToObject(api, "events_rate_limited", (double)s->api.events_rate_limited);
+	cJSON_AddNumberToObject(api, "event_reasons_forgotten", (double)s->api.event_reasons_forgotten);
 	cJSON_AddNumberToObject(api, "token_reloads", (double)s->kube.token_reloads);
 	streams = cJSON_AddObjectToObject(api, "streams");
 	for (int i = 0; streams && i < KUBE_NRESOURCES; i++) {
@@ -104,8 +107,10 @@ static void add_imds(const struct agent_stats *s, cJSON *o)
 		return;
 	}
 	cJSON_AddStringToObject(m, "mode", st->on ? "on" : "off");
-	if (!st->on)
+	if (!st->on) {
 		cJSON_AddStringToObject(m, "reason", st->reason);
+		cJSON_AddNumberToObject(m, "rechecks", (double)st->rechecks);
+	}
 	cJSON_AddBoolToObject(m, "identity", st->identity);
 	if (st->spot_action[0])
 		cJSON_AddStringToObject(m, "spot_action", st->spot_action);

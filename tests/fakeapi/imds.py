@@ -24,19 +24,21 @@ def fixture(name):
 
 class IMDS:
     def __init__(self, instance_id="i-0abc123def4567890", instance_type="m5.large", zone="us-east-1a",
-                 life_cycle="spot"):
+                 life_cycle="spot", port=0):
         self.tokens = {}  # token -> expiry
         self.meta = {"instance-id": instance_id, "instance-type": instance_type,
                      "placement/availability-zone": zone, "instance-life-cycle": life_cycle}
         self.spot_action = None
         self.rebalance = None
         self.maintenance = []
-        self.fail = []
+        self.fail = []      # statuses for the next GETs
+        self.fail_put = []  # statuses for the next token requests
         self.delay = 0.0  # seconds before each GET is answered (slow or hanging IMDS)
         self.counters = {"requests": 0, "unauthorized": 0, "tokens": 0}
         self.lock = threading.Lock()
         handler = self._handler()
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -77,6 +79,8 @@ class IMDS:
                 imds.counters["requests"] += 1
                 if self.path != "/latest/api/token":
                     return self.reply(404, fixture("not-found.404.html"), "text/html")
+                if imds.fail_put:
+                    return self.reply(imds.fail_put.pop(0), "error")
                 try:
                     ttl = int(self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", ""))
                 except ValueError:

@@ -48,6 +48,8 @@ def matches(resource, obj, selector):
             got = obj.get("metadata", {}).get("name")
         elif resource == "events" and field.startswith("involvedObject."):
             got = obj.get("involvedObject", {}).get(field.split(".", 1)[1])
+        elif field == "metadata.namespace":  # the path's namespace (/api/v1/namespaces/<ns>/...)
+            got = obj.get("metadata", {}).get("namespace", "default")
         else:
             raise ValueError(f"field label not supported: {field}")
         if got != want:
@@ -241,10 +243,16 @@ class KubeAPI:
                 parts = u.path.strip("/").split("/")
                 if self.discovery(parts):
                     return
+                namespace = None
+                if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] != "nodes":
+                    namespace = parts[3]  # /api/v1/namespaces/<ns>/<resource>
+                    parts = ["api", "v1", parts[4]]
                 if len(parts) != 3 or parts[:2] != ["api", "v1"] or parts[2] not in RESOURCES:
                     return self.status(404, "NotFound", "not found")
                 resource = parts[2]
                 selector = q.get("fieldSelector", "")
+                if namespace is not None:
+                    selector = ",".join(x for x in (selector, f"metadata.namespace={namespace}") if x)
                 try:
                     matches(resource, {}, selector)
                 except ValueError as e:

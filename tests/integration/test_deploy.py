@@ -36,13 +36,28 @@ class Manifests(unittest.TestCase):
         cls.ctr = cls.pod["containers"][0]
 
     def test_rbac_read_only(self):
+        sa = [{"kind": "ServiceAccount", "name": "nodetrail", "namespace": "nodetrail"}]
         role = self.objs[("ClusterRole", "nodetrail")]
-        self.assertEqual(role["rules"], [{"apiGroups": [""], "resources": ["pods", "nodes", "events"],
+        self.assertEqual(role["rules"], [{"apiGroups": [""], "resources": ["pods", "nodes"],
                                           "verbs": ["get", "list", "watch"]}])
         binding = self.objs[("ClusterRoleBinding", "nodetrail")]
         self.assertEqual(binding["roleRef"]["name"], "nodetrail")
-        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "nodetrail", "namespace": "nodetrail"}])
+        self.assertEqual(binding["subjects"], sa)
+        # the node's events: read in `default` only, where the kubelet, Karpenter and NTH write them
+        events = self.objs[("Role", "nodetrail-node-events")]
+        self.assertEqual(events["metadata"]["namespace"], "default")
+        self.assertEqual(events["rules"], [{"apiGroups": [""], "resources": ["events"],
+                                            "verbs": ["get", "list", "watch"]}])
+        rb = self.objs[("RoleBinding", "nodetrail-node-events")]
+        self.assertEqual((rb["metadata"]["namespace"], rb["roleRef"]["kind"], rb["roleRef"]["name"]),
+                         ("default", "Role", "nodetrail-node-events"))
+        self.assertEqual(rb["subjects"], sa)
+        # nothing else binds the agent anywhere
+        self.assertEqual({k for k in self.objs if k[0] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+                         {("ClusterRole", "nodetrail"), ("ClusterRoleBinding", "nodetrail"),
+                          ("Role", "nodetrail-node-events"), ("RoleBinding", "nodetrail-node-events")})
         self.assertIn(("ServiceAccount", "nodetrail"), self.objs)
+        self.assertEqual(self.ds["metadata"]["namespace"], "nodetrail")
         self.assertEqual(self.pod["serviceAccountName"], "nodetrail")
 
     def test_host_network_and_dns(self):

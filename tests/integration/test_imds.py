@@ -86,19 +86,53 @@ class ImdsFaults(unittest.TestCase):
 
 
 class ImdsOffEc2(unittest.TestCase):
-    def test_auto_turns_off_fast(self):
+    def test_auto_turns_off_fast_and_asks_again(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()  # nothing listens there: like a machine that is not on EC2
         agent = Agent("--bpf", "off", "--api", "off", "--imds", "auto", "--imds-endpoint",
-                      f"http://127.0.0.1:{port}").start()
+                      f"http://127.0.0.1:{port}", "--imds-recheck", "1").start()
+        imds = None
         try:
             r = agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["mode"] == "off",
                                timeout=3, what="IMDS off status")
             self.assertIn("not on EC2", r["agent"]["imds"]["reason"])
+            # the instance's metadata options change (IMDS enabled, the hop limit raised): it is asked
+            # again and found, with the instance's identity
+            imds = IMDS(port=port)
+            r = agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["mode"] == "on"
+                               and r["agent"]["imds"]["identity"], timeout=10, what="IMDS found again")
+            self.assertEqual(r["InstanceId"], "i-0abc123def4567890")
         finally:
             rc, _ = agent.stop()
+            if imds:
+                imds.close()
+        self.assertEqual(rc, 0)
+
+
+class ImdsTransient(unittest.TestCase):
+    """--imds auto on EC2 whose IMDS hiccups at the start (5xx, 429 on the token and the identity): a
+    spot node that hiccupped once still reports its interruption."""
+
+    def test_errors_at_start_are_retried(self):
+        imds = IMDS()
+        imds.fail_put = [500, 429]
+        imds.fail_next(2, 503)
+        agent = Agent("--bpf", "off", "--api", "off", "--imds", "auto", "--imds-endpoint", imds.url,
+                      "--imds-poll", "1", "--status-interval", "1").start()
+        try:
+            agent.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["imds"]["identity"], timeout=20,
+                           what="IMDS identity after the errors")
+            imds.set_spot_action("terminate")
+            agent.wait_for(lambda r: r["type"] == "node.interruption", timeout=10, what="node.interruption")
+            modes = {r["agent"]["imds"]["mode"] for r in agent.records() if r["type"] == "agent.status"}
+            self.assertEqual(modes, {"on"})
+            self.assertGreaterEqual(max(r["agent"]["imds"]["errors"] for r in agent.records()
+                                        if r["type"] == "agent.status"), 4)
+        finally:
+            rc, _ = agent.stop()
+            imds.close()
         self.assertEqual(rc, 0)
 
 

@@ -1,7 +1,9 @@
 /* EC2 instance metadata (IMDSv2) on the agent's loop: the token flow, the
  * instance's identity at start, and polls of the spot instance-action,
  * rebalance recommendation and scheduled maintenance every few seconds.
- * A pending spot action or maintenance opens a node.interruption. */
+ * A pending spot action or maintenance opens a node.interruption. Only a
+ * refused or timed-out token request (or a 403) says "not on EC2"; every
+ * other failure is transient, retried with backoff, never given up on. */
 #ifndef NODETRAIL_API_IMDS_H
 #define NODETRAIL_API_IMDS_H
 
@@ -30,20 +32,23 @@ int imds_parse_maintenance(const char *body, struct imds_notice *ret);
 
 struct imds_options {
 	const char *endpoint;         /* http://169.254.169.254 */
-	enum config_mode mode;        /* auto: off when unreachable; on: keep trying */
+	enum config_mode mode;        /* auto: off while the token request is refused (asked again every
+				       * recheck_s); on: IMDS must be there, every failure is retried */
 	struct loop *loop;            /* polls and retries are its timers */
 	struct http *http;
 	struct interruption *interruption; /* spot actions and maintenance notices go here */
 	const struct node_state *state; /* pods on the node, for the interruption's record (may be NULL) */
 	struct record_node *node;     /* identity written here */
 	unsigned poll_s;              /* 2-5 s */
-	void (*turned_off)(void *ctx); /* auto mode found no IMDS (may be NULL) */
+	unsigned recheck_s;           /* auto, found no IMDS: ask again this often (default 300) */
+	void (*changed)(void *ctx);   /* auto mode turned IMDS off, or found it again (may be NULL) */
 	void *ctx;
 };
 
 struct imds_stats {
-	bool on;                      /* false once auto mode gave up */
+	bool on;                      /* false while auto mode finds no IMDS (a refused token request) */
 	char reason[256];             /* why off */
+	uint64_t rechecks;            /* asked again since it went off */
 	bool identity;                /* instance id etc. known */
 	uint64_t requests;
 	uint64_t token_refreshes;

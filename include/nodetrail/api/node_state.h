@@ -53,6 +53,9 @@ struct node_state_stats {
 	uint64_t events_reported;
 	uint64_t events_duplicate;    /* count/series updates and relists of known events */
 	uint64_t events_forgotten;    /* uids evicted from the dedup window */
+	uint64_t events_other_namespace; /* about this node but not in `default`: ignored */
+	uint64_t events_rate_limited; /* not written: over 10 per reason in 10 minutes */
+	uint64_t event_reasons_forgotten; /* rate table full: the least recent reason forgotten */
 	uint64_t missed_deletions;    /* pods gone while the watch was down, found by a relist */
 };
 

@@ -25,6 +25,7 @@ struct config {
 	enum config_mode imds;    /* EC2 instance metadata: auto (off when unreachable), on, off */
 	char imds_endpoint[256];
 	uint32_t imds_poll_s;
+	uint32_t imds_recheck_s;  /* auto, IMDS absent: ask again this often */
 	uint32_t join_window_ms;  /* a container record waits this long for the API's status */
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */

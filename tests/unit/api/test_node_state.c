@@ -339,6 +339,85 @@ static void test_event_window_bounded(void **state)
 	assert_int_equal(s.events_forgotten, 6); /* max_events 4 */
 }
 
+#define EVENT_AT(uid, reason, ns, time)                                                                    \
+	"{\"metadata\":{\"uid\":\"" uid "\",\"name\":\"" NODE ".x\",\"namespace\":\"" ns "\"},"               \
+	"\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" NODE "\"},\"reason\":\"" reason "\","           \
+	"\"type\":\"Normal\",\"message\":\"m\",\"reportingComponent\":\"kubelet\",\"count\":1,"              \
+	"\"firstTimestamp\":\"" time "\"}"
+
+/* an Event about the node written outside `default` is anyone's word: no record, no interruption */
+static void test_event_other_namespace_ignored(void **state)
+{
+	struct fx *f = *state;
+	struct node_state_stats s;
+
+	node_state_relist_begin(f->ns, KUBE_EVENTS);
+	node_state_relist_end(f->ns, KUBE_EVENTS);
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED,
+		   EVENT_AT("x1", "SpotInterrupted", "attacker", "2026-11-24T10:00:00Z"));
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, "{\"metadata\":{\"uid\":\"x2\"},\"involvedObject\":"
+						  "{\"kind\":\"Node\",\"name\":\"" NODE "\"},\"reason\":\"X\"}");
+	node_state_get_stats(f->ns, &s);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(s.events_other_namespace, 2);
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, EVENT_AT("x3", "NodeReady", "default", "2026-11-24T10:00:00Z"));
+	assert_int_equal(count_type(f, "node.event"), 1);
+	assert_non_null(strstr(f->json[0], "\"namespace\":\"default\""));
+	assert_non_null(strstr(f->json[0], "\"reporting_component\":\"kubelet\""));
+}
+
+/* a flapping node: ten records per reason in ten minutes, then how many were held back */
+static void test_event_rate_limited_per_reason(void **state)
+{
+	struct fx *f = *state;
+	struct node_state_stats s;
+	char uid[16], json[2048], t[32];
+
+	node_state_relist_begin(f->ns, KUBE_EVENTS);
+	node_state_relist_end(f->ns, KUBE_EVENTS);
+	/* NodeNotReady every 20 s for 9 minutes: 27 events */
+	for (int i = 0; i < 27; i++) {
+		snprintf(uid, sizeof(uid), "n%d", i);
+		snprintf(t, sizeof(t), "2026-11-24T10:%02d:%02dZ", i * 20 / 60, i * 20 % 60);
+		snprintf(json, sizeof(json), EVENT_AT("%s", "NodeNotReady", "default", "%s"), uid, t);
+		apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, json);
+	}
+	/* another reason in the same minutes is not held back by the first */
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, EVENT_AT("r1", "Rebooted", "default", "2026-11-24T10:05:00Z"));
+	node_state_get_stats(f->ns, &s);
+	assert_int_equal(count_type(f, "node.event"), 11);
+	assert_int_equal(s.events_rate_limited, 17);
+	assert_null(strstr(f->json[9], "suppressed_before"));
+	/* the next window: written again, saying how many were not */
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, EVENT_AT("n99", "NodeNotReady", "default", "2026-11-24T10:11:00Z"));
+	assert_int_equal(count_type(f, "node.event"), 12);
+	assert_non_null(strstr(f->json[11], "\"suppressed_before\":17"));
+	assert_non_null(strstr(f->json[11], "17 earlier of this reason not written: rate limit"));
+}
+
+/* more reasons than the table holds: the least recently heard is forgotten, and counted */
+static void test_event_reasons_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct node_state_stats s;
+	char uid[16], reason[24], json[2048];
+
+	f->n = 0;
+	node_state_relist_begin(f->ns, KUBE_EVENTS);
+	node_state_relist_end(f->ns, KUBE_EVENTS);
+	for (int i = 0; i < 70; i++) {
+		snprintf(uid, sizeof(uid), "q%d", i);
+		snprintf(reason, sizeof(reason), "Reason%d", i);
+		snprintf(json, sizeof(json), EVENT_AT("%s", "%s", "default", "2026-11-24T10:00:00Z"), uid, reason);
+		apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED, json);
+		f->n = 0; /* the capture holds 32 */
+	}
+	node_state_get_stats(f->ns, &s);
+	assert_int_equal(s.events_reported, 70);
+	assert_int_equal(s.event_reasons_forgotten, 6);
+	assert_int_equal(s.events_rate_limited, 0);
+}
+
 static void test_bad_objects_counted(void **state)
 {
 	struct fx *f = *state;
@@ -412,6 +491,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_other_namespace_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_rate_limited_per_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_reasons_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_objects_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_then_relist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_duplicate_pod, setup, teardown),
