@@ -398,7 +398,13 @@ static void on_interruption(void *ctx, const struct interruption_info *info)
 	struct agent *a = ctx;
 	char when[CLOCK_TEXT_LEN];
 
-	log_warn("node interruption: the node goes away at %s; drain report then", clock_format(info->deadline_ns, when));
+	if (info->deadline_ns)
+		log_warn("node interruption (%s%s): the node goes away at %s; drain report then",
+			 interruption_kind_name(info->kind), info->confirmed ? "" : ", unconfirmed",
+			 clock_format(info->deadline_ns, when));
+	else
+		log_warn("node interruption (%s%s): no deadline; drain report when it ends",
+			 interruption_kind_name(info->kind), info->confirmed ? "" : ", unconfirmed");
 	if (a->correlator)
 		save_checkpoint(a, true);
 }
@@ -420,6 +426,20 @@ static void on_interruption_due(void *ctx, const struct interruption_info *info)
 
 	correlator_flush(a->correlator);
 	report_drain(a, info->deadline_ns < a->start_ns ? "at agent start, after the deadline" : "at the deadline", true);
+}
+
+/* It ended (withdrawn, did not happen, or happened): what is waiting goes out, then the report
+ * still due (a disruption, which has no deadline, reports here). */
+static void on_interruption_ended(void *ctx, const struct interruption_info *info)
+{
+	struct agent *a = ctx;
+
+	log_info("node interruption (%s) ended", interruption_kind_name(info->kind));
+	if (!a->correlator || a->ck.restoring)
+		return;
+	correlator_flush(a->correlator);
+	report_drain(a, info->ended == IEND_WITHDRAWN ? "when it was withdrawn" : "when it ended", true);
+	save_checkpoint(a, true);
 }
 
 /* ---- the loop's handlers ---- */
@@ -694,7 +714,8 @@ static int setup_imds(struct agent *a)
 static int setup_api_side(struct agent *a)
 {
 	struct interruption_options io = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
-					   .armed = on_interruption, .due = on_interruption_due, .ctx = a,
+					   .armed = on_interruption, .due = on_interruption_due,
+					   .ended = on_interruption_ended, .boot_id = a->boot_id, .ctx = a,
 					   .loop = a->loop };
 	struct node_state_options no = { .node = &a->node, .emit = sink_emit };
 	int r;

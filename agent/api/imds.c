@@ -62,6 +62,7 @@ struct imds {
 	uint64_t timer;           /* the next step, 0 if none is due (a request is in flight) */
 	bool found_again;         /* off, then found: tell once the identity is known */
 	unsigned failures;
+	int64_t action_gone_since_ns; /* CLOCK_MONOTONIC: instance-action answers 404 since; 0: it does not */
 	struct imds_request req[Q_COUNT];
 	struct imds_stats stats;
 };
@@ -223,11 +224,12 @@ int imds_parse_maintenance(const char *body, struct imds_notice *ret)
 	return r;
 }
 
-static void notice(struct imds *m, const char *kind, int64_t deadline_ns, const char *what)
+/* instance-action gone this long: withdrawn, not a flap between two polls */
+#define ACTION_WITHDRAWN_NS (60LL * 1000000000LL)
+
+static uint32_t pods_on_node(const struct imds *m)
 {
-	if (m->opts.interruption)
-		interruption_notice(m->opts.interruption, "imds", kind, clock_ns(CLOCK_REALTIME), deadline_ns, what,
-				    m->opts.state ? node_state_pod_count(m->opts.state) : 0);
+	return m->opts.state ? node_state_pod_count(m->opts.state) : 0;
 }
 
 static void apply_spot_action(struct imds *m, const char *body)
@@ -238,8 +240,25 @@ static void apply_spot_action(struct imds *m, const char *body)
 		m->stats.errors++;
 		return;
 	}
+	m->action_gone_since_ns = 0;
 	set_field(m->stats.spot_action, sizeof(m->stats.spot_action), n.what);
-	notice(m, "spot", n.time_ns, n.what);
+	if (m->opts.interruption)
+		interruption_claim(m->opts.interruption,
+				   &(struct interruption_notice){ .src = ISRC_IMDS_ACTION, .kind = INTERRUPTION_SPOT,
+								  .deadline_ns = n.time_ns, .exact = true, .detail = n.what },
+				   pods_on_node(m));
+}
+
+/* 404: nothing pending; a notice that was is withdrawn once it stays away */
+static void spot_action_gone(struct imds *m)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	m->stats.spot_action[0] = '\0';
+	if (!m->action_gone_since_ns)
+		m->action_gone_since_ns = now;
+	if (now - m->action_gone_since_ns >= ACTION_WITHDRAWN_NS && m->opts.interruption)
+		interruption_withdraw(m->opts.interruption, ISRC_IMDS_ACTION);
 }
 
 static void apply_maintenance(struct imds *m, const char *body)
@@ -247,10 +266,37 @@ static void apply_maintenance(struct imds *m, const char *body)
 	struct imds_notice n;
 	int r = imds_parse_maintenance(body, &n);
 
-	if (r < 0)
+	if (r < 0) {
 		m->stats.errors++;
-	else if (r > 0)
-		notice(m, "maintenance", n.time_ns, n.what);
+		return;
+	}
+	if (!m->opts.interruption)
+		return;
+	if (r == 0) /* none active: completed, canceled, or never was */
+		interruption_withdraw(m->opts.interruption, ISRC_IMDS_MAINTENANCE);
+	else
+		interruption_claim(m->opts.interruption,
+				   &(struct interruption_notice){ .src = ISRC_IMDS_MAINTENANCE, .kind = INTERRUPTION_MAINTENANCE,
+								  .deadline_ns = n.time_ns, .exact = true, .detail = n.what },
+				   pods_on_node(m));
+}
+
+static void apply_rebalance(struct imds *m, const char *body)
+{
+	struct imds_notice n;
+	char when[CLOCK_TEXT_LEN];
+
+	if (imds_parse_rebalance(body, &n) < 0) {
+		m->stats.errors++;
+		return;
+	}
+	clock_format(n.time_ns, when);
+	if (strcmp(m->stats.rebalance_notice, when) != 0) {
+		log_warn("IMDS: rebalance recommendation at %s: a spot interruption is more likely soon", when);
+		if (m->opts.interruption)
+			interruption_risk(m->opts.interruption, "imds", "rebalance recommendation", n.time_ns);
+	}
+	snprintf(m->stats.rebalance_notice, sizeof(m->stats.rebalance_notice), "%s", when);
 }
 
 static void handle_done(struct imds_request *r, int curl_code, long status, const char *err)
@@ -288,7 +334,9 @@ static void handle_done(struct imds_request *r, int curl_code, long status, cons
 	if (status == 404) {
 		/* nothing pending (instance-action, rebalance): the normal answer */
 		if (r->q == Q_SPOT_ACTION)
-			m->stats.spot_action[0] = '\0';
+			spot_action_gone(m);
+		if (r->q == Q_MAINTENANCE && m->opts.interruption)
+			interruption_withdraw(m->opts.interruption, ISRC_IMDS_MAINTENANCE);
 		return;
 	}
 	if (status != 200) {
@@ -328,20 +376,9 @@ static void handle_done(struct imds_request *r, int curl_code, long status, cons
 	case Q_SPOT_ACTION:
 		apply_spot_action(m, body);
 		break;
-	case Q_REBALANCE: {
-		struct imds_notice n;
-		char when[CLOCK_TEXT_LEN];
-
-		if (imds_parse_rebalance(body, &n) < 0) {
-			m->stats.errors++;
-			break;
-		}
-		clock_format(n.time_ns, when);
-		if (strcmp(m->stats.rebalance_notice, when) != 0)
-			log_warn("IMDS: rebalance recommendation at %s: a spot interruption is more likely soon", when);
-		snprintf(m->stats.rebalance_notice, sizeof(m->stats.rebalance_notice), "%s", when);
+	case Q_REBALANCE:
+		apply_rebalance(m, body);
 		break;
-	}
 	case Q_MAINTENANCE:
 		apply_maintenance(m, body);
 		break;

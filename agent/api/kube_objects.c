@@ -183,6 +183,7 @@ int kube_pod_decode(const cJSON *obj, struct kube_pod *p)
 		return -EINVAL;
 	COPY(p->name, meta, "name");
 	COPY(p->ns, meta, "namespace");
+	COPY(p->mirror_of, get(meta, "annotations"), "kubernetes.io/config.mirror");
 	COPY(p->resource_version, meta, "resourceVersion");
 	COPY(p->deletion_timestamp, meta, "deletionTimestamp");
 	p->deletion_grace_s = get_int(meta, "deletionGracePeriodSeconds", -1);
@@ -413,6 +414,8 @@ cJSON *kube_pod_encode(const struct kube_pod *p)
 	add_str(meta, "namespace", p->ns);
 	add_str(meta, "resourceVersion", p->resource_version);
 	add_str(meta, "deletionTimestamp", p->deletion_timestamp);
+	if (p->mirror_of[0] && (list = cJSON_AddObjectToObject(meta, "annotations")))
+		cJSON_AddStringToObject(list, "kubernetes.io/config.mirror", p->mirror_of);
 	if (p->deletion_grace_s >= 0)
 		cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", (double)p->deletion_grace_s);
 	if (p->owner_kind[0] && (list = cJSON_AddArrayToObject(meta, "ownerReferences")) &&

@@ -121,11 +121,33 @@ static struct pod_entry *find_pod(const struct node_state *ns, const char *uid)
 	return e && strcmp(e->pod.uid, uid) == 0 ? e : NULL;
 }
 
+struct mirror_find {
+	const char *hash;
+	const struct kube_pod *found;
+};
+
+static void find_mirror(void *ctx, uint64_t key, void *value)
+{
+	struct mirror_find *m = ctx;
+	const struct pod_entry *pe = value;
+
+	if (!m->found && pe->pod.mirror_of[0] && !strcmp(pe->pod.mirror_of, m->hash))
+		m->found = &pe->pod;
+}
+
 const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid)
 {
 	struct pod_entry *e = find_pod(ns, uid);
+	struct mirror_find m = { .hash = uid };
 
-	return e ? &e->pod : NULL;
+	if (e)
+		return &e->pod;
+	/* a static pod's cgroup carries its config hash (no dashes), which its mirror pod's
+	 * kubernetes.io/config.mirror annotation repeats: the mirror's uid is another */
+	if (!uid[0] || strchr(uid, '-'))
+		return NULL;
+	u64map_each(ns->pods, find_mirror, &m);
+	return m.found;
 }
 
 uint32_t node_state_pod_count(const struct node_state *ns)
@@ -147,43 +169,145 @@ static void emit(struct node_state *ns, struct record *r, cJSON *detail, const c
 	ns->opts.emit(ns->opts.emit_ctx, r);
 }
 
-static bool is_interruption_taint(const struct kube_taint *t)
-{
-	static const char *const keys[] = {
-		"aws-node-termination-handler/spot-itn",
-		"aws-node-termination-handler/scheduled-maintenance",
-		"aws-node-termination-handler/asg-lifecycle-termination",
-		"karpenter.sh/disrupted",
-	};
+/* the taints that say the node is going away, and whose word they are */
+static const struct taint_claim {
+	const char *key;
+	const char *value;        /* NULL: any */
+	enum interruption_source src;
+	enum interruption_kind kind;
+} taint_claims[] = {
+	{ "aws-node-termination-handler/spot-itn", NULL, ISRC_TAINT_NTH, INTERRUPTION_SPOT },
+	{ "aws-node-termination-handler/scheduled-maintenance", NULL, ISRC_TAINT_NTH, INTERRUPTION_MAINTENANCE },
+	{ "aws-node-termination-handler/asg-lifecycle-termination", NULL, ISRC_TAINT_NTH, INTERRUPTION_ASG },
+	{ "karpenter.sh/disrupted", NULL, ISRC_TAINT_KARPENTER, INTERRUPTION_DISRUPTION },
+	{ "karpenter.sh/disruption", "disrupting", ISRC_TAINT_KARPENTER, INTERRUPTION_DISRUPTION }, /* before v1 */
+};
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(t->key, keys[i]) == 0)
-			return true;
-	return strcmp(t->key, "karpenter.sh/disruption") == 0 && strcmp(t->value, "disrupting") == 0;
+#define REBALANCE_TAINT "aws-node-termination-handler/rebalance-recommendation"
+
+static const struct taint_claim *taint_claim_of(const struct kube_taint *t)
+{
+	for (size_t i = 0; i < sizeof(taint_claims) / sizeof(taint_claims[0]); i++)
+		if (!strcmp(t->key, taint_claims[i].key) && (!taint_claims[i].value || !strcmp(t->value, taint_claims[i].value)))
+			return &taint_claims[i];
+	return NULL;
 }
 
-static bool is_interruption_event(const struct kube_event_obj *e)
-{
-	static const char *const reasons[] = { "SpotInterruption", "SpotInterrupted", "InstanceTerminating",
-					       "ScheduledEvent", "ASGLifecycleTermination" };
+/* the events that say the node is going away (NTH's and Karpenter's reasons) */
+static const struct event_claim {
+	const char *reason;
+	enum interruption_kind kind;
+} event_claims[] = {
+	{ "SpotInterruption", INTERRUPTION_SPOT },       /* NTH */
+	{ "SpotInterrupted", INTERRUPTION_SPOT },        /* Karpenter */
+	{ "InstanceTerminating", INTERRUPTION_INSTANCE }, /* Karpenter */
+	{ "InstanceStopping", INTERRUPTION_INSTANCE },   /* Karpenter */
+	{ "ScheduledEvent", INTERRUPTION_MAINTENANCE },  /* NTH */
+	{ "ASGLifecycle", INTERRUPTION_ASG },            /* NTH */
+	{ "ASGLifecycleTermination", INTERRUPTION_ASG },
+	{ "DisruptionTerminating", INTERRUPTION_DISRUPTION }, /* Karpenter: "Disrupting Node: <reason>" */
+};
 
-	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (strcmp(e->reason, reasons[i]) == 0)
-			return true;
-	return false;
+static const struct event_claim *event_claim_of(const struct kube_event_obj *e)
+{
+	for (size_t i = 0; i < sizeof(event_claims) / sizeof(event_claims[0]); i++)
+		if (!strcmp(e->reason, event_claims[i].reason))
+			return &event_claims[i];
+	return NULL;
 }
 
-static void interruption_notice_of(struct node_state *ns, const char *source, const char *kind, const char *detail)
+/* The node's taints as claims: each source claims the most specific kind its taints say, or
+ * withdraws when none is left (a cancelled disruption, a drained-and-uncordoned node). */
+static void claim_taints(struct node_state *ns, const struct kube_node *n)
 {
-	if (ns->opts.interruption)
-		interruption_notice(ns->opts.interruption, source, kind, 0, 0, detail, u64map_count(ns->pods));
+	static const enum interruption_source sources[] = { ISRC_TAINT_NTH, ISRC_TAINT_KARPENTER };
+
+	if (!ns->opts.interruption)
+		return;
+	for (size_t s = 0; s < sizeof(sources) / sizeof(sources[0]); s++) {
+		const struct taint_claim *best = NULL;
+		const char *key = NULL;
+
+		for (int i = 0; i < n->ntaints; i++) {
+			const struct taint_claim *tc = taint_claim_of(&n->taints[i]);
+
+			if (tc && tc->src == sources[s] && (!best || tc->kind > best->kind)) {
+				best = tc;
+				key = n->taints[i].key;
+			}
+		}
+		if (best) {
+			struct interruption_notice in = { .src = best->src, .kind = best->kind, .detail = key };
+
+			interruption_claim(ns->opts.interruption, &in, u64map_count(ns->pods));
+		} else {
+			interruption_withdraw(ns->opts.interruption, sources[s]);
+		}
+	}
+}
+
+/* NTH's rebalance taint: a raised risk, not an interruption (its value is the event's id) */
+static void rebalance_risk(struct node_state *ns, const struct kube_taint *t)
+{
+	char what[160];
+
+	if (!ns->opts.interruption || strcmp(t->key, REBALANCE_TAINT) != 0)
+		return;
+	snprintf(what, sizeof(what), "rebalance recommendation (aws-node-termination-handler taint%s%.63s)",
+		 t->value[0] ? ", " : "", t->value);
+	interruption_risk(ns->opts.interruption, "taint", what, 0);
+}
+
+/* "Disrupting Node: Underutilized" -> "Underutilized" */
+static void disruption_reason_of(const char *message, char *buf, size_t len)
+{
+	const char *p = strstr(message, "Disrupting Node: ");
+	size_t n;
+
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen("Disrupting Node: ");
+	n = strcspn(p, " ,.;/\"");
+	if (n && n < len)
+		snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+/* what an event about the node says of its future: a claim, a reason, a risk */
+static void event_notice(struct node_state *ns, const struct kube_event_obj *e)
+{
+	const struct event_claim *ec = event_claim_of(e);
+	int64_t at = clock_parse(e->last_time);
+
+	if (!ns->opts.interruption)
+		return;
+	if (!strcmp(e->reason, "RebalanceRecommendation") || !strcmp(e->reason, "SpotRebalanceRecommendation")) {
+		char what[224];
+
+		snprintf(what, sizeof(what), "rebalance recommendation (%s in an event, %s)",
+			 e->source[0] ? e->source : "unknown", e->reason);
+		interruption_risk(ns->opts.interruption, "event", what, at);
+		return;
+	}
+	if (!ec)
+		return;
+	if (ec->kind == INTERRUPTION_DISRUPTION) {
+		char reason[32];
+
+		disruption_reason_of(e->message, reason, sizeof(reason));
+		interruption_disruption_reason(ns->opts.interruption, reason[0] ? reason : "unknown");
+	}
+	interruption_claim(ns->opts.interruption,
+			   &(struct interruption_notice){ .src = ISRC_EVENT, .kind = ec->kind, .at_ns = at,
+							  .detail = e->reason, .reporter = e->source },
+			   u64map_count(ns->pods));
 }
 
 static void emit_taint(struct node_state *ns, const struct kube_taint *t, bool added)
 {
 	char summary[512];
 	struct record r = { 0 };
-	bool interruption = is_interruption_taint(t);
+	bool interruption = taint_claim_of(t) != NULL;
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o)
@@ -202,8 +326,8 @@ static void emit_taint(struct node_state *ns, const struct kube_taint *t, bool a
 		       r.record_id);
 	emit(ns, &r, o, summary);
 	cJSON_Delete(o);
-	if (added && interruption)
-		interruption_notice_of(ns, "taint", strncmp(t->key, "karpenter", 9) == 0 ? "karpenter" : "spot", t->key);
+	if (added)
+		rebalance_risk(ns, t);
 }
 
 /* ---- node ---- */
@@ -273,11 +397,13 @@ static void apply_node(struct node_state *ns, enum kube_event_type type, const c
 								    was ? was->status : "Unknown");
 		}
 	} else {
-		/* an interruption taint already on the node when we start is still news */
+		/* a rebalance taint already on the node when we start is still news (once: its id) */
 		for (int i = 0; i < n->ntaints; i++)
-			if (is_interruption_taint(&n->taints[i]))
-				interruption_notice_of(ns, "taint", "spot", n->taints[i].key);
+			rebalance_risk(ns, &n->taints[i]);
 	}
+	/* every state of the taints, the first one too: an interruption taint there when we start is
+	 * news, and one gone while we were away ends what the checkpoint said was open */
+	claim_taints(ns, n);
 	update_identity(ns, n);
 	ns->node = *n;
 	ns->have_node = true;
@@ -390,8 +516,7 @@ static void apply_event(struct node_state *ns, enum kube_event_type type, const 
 	ns->stats.events_reported++;
 notice:
 	/* what the event says happens whether or not its record was written */
-	if (is_interruption_event(e))
-		interruption_notice_of(ns, "event", strstr(e->reason, "Spot") ? "spot" : "instance", e->reason);
+	event_notice(ns, e);
 out:
 	free(e);
 }

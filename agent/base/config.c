@@ -91,7 +91,7 @@ static const struct option_def options[] = {
 	  U32(cgroup_map_max), NULL },
 	{ "emf", "NODETRAIL_EMF", "off",
 	  "CloudWatch Embedded Metric Format in counted records (OOM kills, evictions, non-graceful terminations, "
-	  "interruptions): off, cluster ([ClusterName], [ClusterName, NodeGroup]) or node (also [ClusterName, "
+	  "interruptions, Karpenter disruptions): off, cluster ([ClusterName], [ClusterName, NodeGroup]) or node (also [ClusterName, "
 	  "NodeName, InstanceId]: one billed metric per node)", STR(emf), "off|cluster|node" },
 	{ "exec-args", "NODETRAIL_EXEC_ARGS", "off",
 	  "arguments in container.exec records: off (command name and path only), on (values of NAME=VALUE and "

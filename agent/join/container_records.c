@@ -18,6 +18,11 @@ bool container_confirmed(const struct kube_pod *pod, const char *container_id)
 
 /* ---- the kernel's side ---- */
 
+static bool delivered(const struct signal_note *s)
+{
+	return s->result == SIGNAL_DELIVERED || s->result == SIGNAL_LOSE_INFO;
+}
+
 cJSON *container_exit_detail(const struct container_state *st, const struct nt_exit_event *ev, char *summary,
 			     size_t len)
 {
@@ -60,8 +65,10 @@ cJSON *container_exit_detail(const struct container_state *st, const struct nt_e
 		cJSON_AddNumberToObject(o, "sender_pid", s->sender_tgid);
 		cJSON_AddStringToObject(o, "sender_comm", s->sender_comm);
 		cJSON_AddStringToObject(o, "sender", signal_sender_name(s->sender));
+		if (signal_result_name(s->result))
+			cJSON_AddStringToObject(o, "result", signal_result_name(s->result));
 		cJSON_AddItemToArray(sigs, o);
-		if (!es.exited && s->target_tgid == ev->hdr.tgid && (int)s->sig == es.signal)
+		if (!es.exited && s->target_tgid == ev->hdr.tgid && (int)s->sig == es.signal && delivered(s))
 			fatal = s;
 	}
 	if (st->signals_dropped)
@@ -92,10 +99,10 @@ cJSON *container_exit_detail(const struct container_state *st, const struct nt_e
 		const struct signal_note *s = &st->signals[i - 1];
 		size_t n = strlen(summary);
 
-		if (s->target_tgid != ev->hdr.tgid)
+		if (s->target_tgid != ev->hdr.tgid || s->result == SIGNAL_ALREADY_PENDING || s->result == SIGNAL_QUEUE_FULL)
 			continue;
-		snprintf(summary + n, len - n, " after %s from %s (%s)", signal_name((int)s->sig), s->sender_comm,
-			 signal_sender_name(s->sender));
+		snprintf(summary + n, len - n, " after %s from %s (%s)%s", signal_name((int)s->sig), s->sender_comm,
+			 signal_sender_name(s->sender), s->result == SIGNAL_IGNORED ? ", which it ignored" : "");
 		break;
 	}
 	return k;

@@ -22,6 +22,16 @@ struct containers {
 	struct containers_stats stats;
 };
 
+const char *signal_result_name(int result)
+{
+	switch (result) {
+	case SIGNAL_IGNORED: return "ignored";
+	case SIGNAL_ALREADY_PENDING: return "already_pending";
+	case SIGNAL_QUEUE_FULL: return "queue_full";
+	default: return NULL;
+	}
+}
+
 const char *signal_sender_name(enum signal_sender s)
 {
 	switch (s) {
@@ -172,14 +182,25 @@ const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_
 
 /* ---- kernel events ---- */
 
+/* "<prefix><digits>" and nothing else */
+static bool fd_path(const char *filename, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(filename, prefix, n) == 0 && filename[n] && strspn(filename + n, "0123456789") == strlen(filename + n);
+}
+
 /* The runtime re-executing itself inside the new cgroup (runc's init runs
- * from a sealed memfd copy: execveat gives "/dev/fd/N"; or /proc/self/exe):
- * container setup, not the container's command. runc moves its init into
- * the cgroup before or after that re-exec, whichever wins the race. */
+ * from a sealed memfd copy: execveat gives "/dev/fd/N" or "/proc/self/fd/N";
+ * older runc: "/proc/self/exe"): container setup, not the container's
+ * command. runc moves its init into the cgroup before or after that
+ * re-exec, whichever wins the race. Only these exact paths: a command
+ * name or a path that merely starts alike (/proc/self/root/bin/sh, a
+ * binary called runc-anything) is a command like any other. */
 static bool runtime_exec(const struct nt_exec_event *ev)
 {
-	return strncmp(ev->filename, "/dev/fd/", 8) == 0 || strncmp(ev->filename, "/proc/self/", 11) == 0 ||
-	       strncmp(ev->comm, "runc", 4) == 0;
+	return !strcmp(ev->filename, "/proc/self/exe") || fd_path(ev->filename, "/dev/fd/") ||
+	       fd_path(ev->filename, "/proc/self/fd/");
 }
 
 enum exec_kind containers_on_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev)
@@ -215,6 +236,14 @@ static void add_end(struct containers *t, const struct container_end *src)
 	t->ends_next = (t->ends_next + 1) % CONTAINER_MAX_ENDS;
 }
 
+void containers_name_last_end(struct containers *t, const char *pod_ns, const char *pod_name)
+{
+	struct container_end *end = &t->ends[(t->ends_next + CONTAINER_MAX_ENDS - 1) % CONTAINER_MAX_ENDS];
+
+	snprintf(end->pod_ns, sizeof(end->pod_ns), "%s", pod_ns);
+	snprintf(end->pod_name, sizeof(end->pod_name), "%s", pod_name);
+}
+
 bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
 			const struct nt_exit_event *ev)
 {
@@ -229,6 +258,7 @@ bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, stru
 	memcpy(end.comm, ev->comm, sizeof(end.comm));
 	end.comm[NT_COMM_LEN - 1] = '\0';
 	end.term_ns = st->term_boot_ns ? clock_boot_to_real(st->term_boot_ns) : 0;
+	end.term_ignored = st->term_ignored;
 	end.kill_ns = st->kill_boot_ns ? clock_boot_to_real(st->kill_boot_ns) : 0;
 	memcpy(end.kill_comm, st->kill_comm, sizeof(end.kill_comm));
 	end.kill_sender = st->kill_sender;
@@ -248,9 +278,16 @@ void containers_on_signal(struct containers *t, const struct cgroup_entry *e, st
 										  SENDER_EXTERNAL;
 	struct signal_note *s;
 
-	if (!st->main_tgid || ev->hdr.tgid == st->main_tgid) {
-		if (ev->sig == 15 && !st->term_boot_ns)
+	/* a signal already pending, or not queued, is not a new signal to the process */
+	bool new_signal = ev->result != SIGNAL_ALREADY_PENDING && ev->result != SIGNAL_QUEUE_FULL;
+
+	if (!new_signal)
+		t->stats.signals_not_delivered++;
+	if (new_signal && (!st->main_tgid || ev->hdr.tgid == st->main_tgid)) {
+		if (ev->sig == 15 && !st->term_boot_ns) {
 			st->term_boot_ns = (int64_t)ev->hdr.ts_ns;
+			st->term_ignored = ev->result == SIGNAL_IGNORED;
+		}
 		if (ev->sig == 9 && !st->kill_boot_ns) {
 			st->kill_boot_ns = (int64_t)ev->hdr.ts_ns;
 			memcpy(st->kill_comm, ev->sender_comm, sizeof(st->kill_comm));
@@ -271,6 +308,7 @@ void containers_on_signal(struct containers *t, const struct cgroup_entry *e, st
 	memcpy(s->sender_comm, ev->sender_comm, sizeof(s->sender_comm));
 	s->sender_comm[NT_COMM_LEN - 1] = '\0';
 	s->sender = who;
+	s->result = ev->result;
 }
 
 void containers_on_oom(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
@@ -358,6 +396,8 @@ static void save_container(void *ctx, const struct container_state *st, const st
 	cJSON_AddBoolToObject(o, "preexisting", st->preexisting);
 	cJSON_AddBoolToObject(o, "exit_reported", st->exit_reported);
 	cJSON_AddNumberToObject(o, "term", (double)st->term_boot_ns);
+	if (st->term_ignored)
+		cJSON_AddBoolToObject(o, "term_ignored", true);
 	cJSON_AddNumberToObject(o, "kill", (double)st->kill_boot_ns);
 	cJSON_AddStringToObject(o, "kill_comm", st->kill_comm);
 	cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(st->kill_sender));
@@ -375,6 +415,8 @@ static void save_container(void *ctx, const struct container_state *st, const st
 		cJSON_AddNumberToObject(so, "sender_pid", s->sender_tgid);
 		cJSON_AddStringToObject(so, "sender_comm", s->sender_comm);
 		cJSON_AddStringToObject(so, "sender", signal_sender_name(s->sender));
+		if (s->result)
+			cJSON_AddNumberToObject(so, "result", s->result);
 		cJSON_AddItemToArray(sigs, so);
 	}
 	ooms = cJSON_AddArrayToObject(o, "oom_victims");
@@ -397,9 +439,15 @@ void containers_save(const struct containers *t, cJSON *parent)
 		if (!end->exit_ns || now - end->exit_ns > ENDS_KEPT_NS || !(o = cJSON_CreateObject()))
 			continue;
 		cJSON_AddStringToObject(o, "pod_uid", end->pod_uid);
+		if (end->pod_name[0]) {
+			cJSON_AddStringToObject(o, "pod_ns", end->pod_ns);
+			cJSON_AddStringToObject(o, "pod_name", end->pod_name);
+		}
 		cJSON_AddStringToObject(o, "container_id", end->container_id);
 		cJSON_AddStringToObject(o, "comm", end->comm);
 		cJSON_AddNumberToObject(o, "term", (double)end->term_ns);
+		if (end->term_ignored)
+			cJSON_AddBoolToObject(o, "term_ignored", true);
 		cJSON_AddNumberToObject(o, "kill", (double)end->kill_ns);
 		cJSON_AddNumberToObject(o, "exit", (double)end->exit_ns);
 		cJSON_AddStringToObject(o, "kill_comm", end->kill_comm);
@@ -422,6 +470,7 @@ static void ended_unseen(struct containers *t, const struct container_state *st,
 	snprintf(end.pod_uid, sizeof(end.pod_uid), "%s", pod_uid);
 	snprintf(end.container_id, sizeof(end.container_id), "%s", container_id);
 	end.term_ns = st->term_boot_ns ? clock_boot_to_real(st->term_boot_ns) : 0;
+	end.term_ignored = st->term_ignored;
 	end.kill_ns = st->kill_boot_ns ? clock_boot_to_real(st->kill_boot_ns) : 0;
 	memcpy(end.kill_comm, st->kill_comm, sizeof(end.kill_comm));
 	end.kill_sender = st->kill_sender;
@@ -443,6 +492,7 @@ static void load_container(const cJSON *o, struct container_state *st)
 	st->preexisting = cJSON_IsTrue(cJSON_GetObjectItem(o, "preexisting"));
 	st->exit_reported = cJSON_IsTrue(cJSON_GetObjectItem(o, "exit_reported"));
 	st->term_boot_ns = json_get_num(o, "term");
+	st->term_ignored = cJSON_IsTrue(cJSON_GetObjectItem(o, "term_ignored"));
 	st->kill_boot_ns = json_get_num(o, "kill");
 	JSON_GET_STR(o, "kill_comm", st->kill_comm);
 	st->kill_sender = sender_of(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kill_sender")));
@@ -459,6 +509,7 @@ static void load_container(const cJSON *o, struct container_state *st)
 		s->sender_tgid = (uint32_t)json_get_num(item, "sender_pid");
 		JSON_GET_STR(item, "sender_comm", s->sender_comm);
 		s->sender = sender_of(cJSON_GetStringValue(cJSON_GetObjectItem(item, "sender")));
+		s->result = (int32_t)json_int(cJSON_GetObjectItem(item, "result"), 0, 4, 0);
 		if (s->sender == SENDER_NONE)
 			s->sender = SENDER_EXTERNAL;
 	}
@@ -510,9 +561,12 @@ void containers_restore(struct containers *t, const cJSON *parent, int64_t now_n
 
 		memset(&end, 0, sizeof(end));
 		JSON_GET_STR(o, "pod_uid", end.pod_uid);
+		JSON_GET_STR(o, "pod_ns", end.pod_ns);
+		JSON_GET_STR(o, "pod_name", end.pod_name);
 		JSON_GET_STR(o, "container_id", end.container_id);
 		JSON_GET_STR(o, "comm", end.comm);
 		end.term_ns = json_get_num(o, "term");
+		end.term_ignored = cJSON_IsTrue(cJSON_GetObjectItem(o, "term_ignored"));
 		end.kill_ns = json_get_num(o, "kill");
 		end.exit_ns = json_get_num(o, "exit");
 		JSON_GET_STR(o, "kill_comm", end.kill_comm);

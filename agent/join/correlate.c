@@ -94,6 +94,7 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	ret->containers_dropped = cs.containers_dropped;
 	ret->unknown_cgroup_events = cs.unknown_cgroup_events;
 	ret->signals_dropped = cs.signals_dropped;
+	ret->signals_not_delivered = cs.signals_not_delivered;
 	ret->restored_containers = cs.restored;
 	ret->ended_unseen = cs.ended_unseen;
 	ret->pending = window_count(c->window);
@@ -259,8 +260,12 @@ static void on_proc_exit(struct correlator *c, const struct nt_exit_event *ev)
 	char summary[256];
 	cJSON *k;
 
+	const struct kube_pod *pod;
+
 	if (!containers_lookup(c->containers, ev->hdr.cgroup_id, &e, &st) || !containers_on_exit(c->containers, e, st, ev))
 		return;
+	if ((pod = join_pod(&c->env, e->ref.pod_uid)))
+		containers_name_last_end(c->containers, pod->ns, pod->name);
 	k = container_exit_detail(st, ev, summary, sizeof(summary));
 	if (k)
 		finish(c, RECORD_CONTAINER_EXITED, e, (int64_t)ev->hdr.ts_ns, ev->hdr.tgid, ev->start_boot_ns, k, summary,
@@ -357,7 +362,7 @@ static enum window_verdict join_one(void *ctx, struct pending *p)
 {
 	struct pod_join *j = ctx;
 
-	if (p->api_only || strcmp(p->pod_uid, j->pod->uid) != 0)
+	if (p->api_only || !kube_pod_is(j->pod, p->pod_uid))
 		return WINDOW_KEEP;
 	if (container_confirmed(j->pod, p->container_id)) {
 		j->c->stats.joined++;

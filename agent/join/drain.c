@@ -13,19 +13,25 @@ struct drain {
 	int graceful, killed, running, unseen;
 };
 
-static cJSON *drain_pod(struct drain *d, const char *uid)
+/* the pod's entry; its names from the API, else from when its container ended (end may be NULL):
+ * a drained pod is deleted from the API before its drain is reported */
+static cJSON *drain_pod(struct drain *d, const char *uid, const struct container_end *end)
 {
 	const struct kube_pod *pod = join_pod(d->env, uid);
 	cJSON *p = cJSON_GetObjectItem(d->pods, uid);
 
+	if (p && !cJSON_GetObjectItem(p, "name") && end && end->pod_name[0]) {
+		cJSON_AddStringToObject(p, "namespace", end->pod_ns);
+		cJSON_AddStringToObject(p, "name", end->pod_name);
+	}
 	if (p)
 		return cJSON_GetObjectItem(p, "containers");
 	p = cJSON_AddObjectToObject(d->pods, uid);
 	if (!p)
 		return NULL;
-	if (pod) {
-		cJSON_AddStringToObject(p, "namespace", pod->ns);
-		cJSON_AddStringToObject(p, "name", pod->name);
+	if (pod || (end && end->pod_name[0])) {
+		cJSON_AddStringToObject(p, "namespace", pod ? pod->ns : end->pod_ns);
+		cJSON_AddStringToObject(p, "name", pod ? pod->name : end->pod_name);
 	}
 	return cJSON_AddArrayToObject(p, "containers");
 }
@@ -38,13 +44,15 @@ static void drain_running(void *ctx, const struct container_state *st, const str
 
 	if (!e || st->exit_reported || !e->ref.pod_uid[0] || !st->main_tgid)
 		return;
-	list = drain_pod(d, e->ref.pod_uid);
+	list = drain_pod(d, e->ref.pod_uid, NULL);
 	o = list ? cJSON_CreateObject() : NULL;
 	if (!o)
 		return;
 	cJSON_AddStringToObject(o, "id", e->ref.container_id);
 	if (st->term_boot_ns)
 		cJSON_AddStringToObject(o, "sigterm_at", clock_format(clock_boot_to_real(st->term_boot_ns), when));
+	if (st->term_boot_ns && st->term_ignored)
+		cJSON_AddBoolToObject(o, "sigterm_ignored", true);
 	cJSON_AddStringToObject(o, "verdict", "still_running");
 	cJSON_AddItemToArray(list, o);
 	d->running++;
@@ -53,7 +61,11 @@ static void drain_running(void *ctx, const struct container_state *st, const str
 void drain_report(const struct join_env *env, const struct containers *t, int64_t notice_ns, int64_t deadline_ns,
 		  const char *why, bool final)
 {
+	const struct interruption_info *in = env->interruption ? interruption_get(env->interruption) : NULL;
 	struct drain d = { .env = env };
+	int64_t now = clock_ns(CLOCK_REALTIME);
+	/* a Karpenter disruption has no deadline: it drains, then the node goes */
+	int64_t judged_at = deadline_ns ? deadline_ns : now;
 	char summary[512], when[CLOCK_TEXT_LEN];
 	struct record r;
 	cJSON *report;
@@ -74,7 +86,7 @@ void drain_report(const struct join_env *env, const struct containers *t, int64_
 		/* containers that ended since the notice (the sandbox is the pod's) */
 		if (!end->exit_ns || end->exit_ns < notice_ns || !end->pod_uid[0] || !strcmp(end->comm, "pause"))
 			continue;
-		list = drain_pod(&d, end->pod_uid);
+		list = drain_pod(&d, end->pod_uid, end);
 		o = list ? cJSON_CreateObject() : NULL;
 		if (!o)
 			continue;
@@ -88,19 +100,26 @@ void drain_report(const struct join_env *env, const struct containers *t, int64_
 		}
 		exit_status_decode(end->exit_code, &es);
 		/* graceful: it stopped by itself (or on SIGTERM's default action) in time */
-		if ((es.exited || es.signal == 15) && end->exit_ns <= deadline_ns) {
+		if ((es.exited || es.signal == 15) && end->exit_ns <= judged_at) {
 			v = "graceful";
 			d.graceful++;
 		} else {
-			v = end->exit_ns > deadline_ns ? "after_deadline" : end->oom ? "oom_killed" : "killed";
+			v = end->exit_ns > judged_at ? "after_deadline" : end->oom ? "oom_killed" : "killed";
 			d.killed++;
 		}
 		cJSON_AddStringToObject(o, "verdict", v);
 		cJSON_AddItemToArray(list, o);
 	}
 	containers_each(t, drain_running, &d);
+	if (in) {
+		cJSON_AddStringToObject(report, "kind", interruption_kind_name(in->kind));
+		cJSON_AddBoolToObject(report, "confirmed", in->confirmed);
+		if (in->reason[0])
+			cJSON_AddStringToObject(report, "reason", in->reason);
+	}
 	cJSON_AddStringToObject(report, "notice_at", clock_format(notice_ns, when));
-	cJSON_AddStringToObject(report, "deadline", clock_format(deadline_ns, when));
+	if (deadline_ns)
+		cJSON_AddStringToObject(report, "deadline", clock_format(deadline_ns, when));
 	cJSON_AddStringToObject(report, "reported", why);
 	cJSON_AddBoolToObject(report, "final", final);
 	cJSON_AddNumberToObject(report, "pods", cJSON_GetArraySize(d.pods));
@@ -109,17 +128,17 @@ void drain_report(const struct join_env *env, const struct containers *t, int64_
 	cJSON_AddNumberToObject(report, "still_running", d.running);
 	cJSON_AddNumberToObject(report, "ended_unseen", d.unseen);
 	n = (size_t)snprintf(summary, sizeof(summary),
-			     "spot interruption drain of node %s: %d pod%s, %d container%s stopped gracefully before the "
-			     "deadline, %d killed, %d still running",
-			     env->node->node_name, cJSON_GetArraySize(d.pods), cJSON_GetArraySize(d.pods) == 1 ? "" : "s",
-			     d.graceful, d.graceful == 1 ? "" : "s", d.killed, d.running);
+			     "%s drain of node %s: %d pod%s, %d container%s stopped gracefully%s, %d killed, %d still running",
+			     in ? interruption_kind_text(in->kind) : "interruption", env->node->node_name,
+			     cJSON_GetArraySize(d.pods), cJSON_GetArraySize(d.pods) == 1 ? "" : "s", d.graceful,
+			     d.graceful == 1 ? "" : "s", deadline_ns ? " before the deadline" : "", d.killed, d.running);
 	if (d.unseen && n < sizeof(summary))
 		n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %d ended while the agent was down", d.unseen);
 	if (n < sizeof(summary))
 		snprintf(summary + n, sizeof(summary) - n, " (%s)", why);
 	memset(&r, 0, sizeof(r));
 	r.type = RECORD_NODE_DRAIN_REPORT;
-	r.event_time_ns = clock_ns(CLOCK_REALTIME);
+	r.event_time_ns = now;
 	r.node = env->node;
 	/* one final report per interruption; a report at an agent stop before
 	 * the deadline is a snapshot of its own, the final one still follows */

@@ -54,7 +54,7 @@ static void start_container(void *ctx, const struct container_state *st, const s
 	const struct kube_container *k;
 	cJSON *o;
 
-	if (!e || strcmp(e->ref.pod_uid, v->pod->uid) != 0)
+	if (!e || !kube_pod_is(v->pod, e->ref.pod_uid))
 		return;
 	k = kube_pod_container_by_id(v->pod, e->ref.container_id, &t);
 	if (!k) {

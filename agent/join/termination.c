@@ -56,13 +56,14 @@ bool termination_view(const struct containers *t, const struct kube_pod *pod, in
 		const struct kube_container *k;
 		struct container_stop *s;
 
-		if (!end->exit_ns || strcmp(end->pod_uid, pod->uid) != 0 || strcmp(end->comm, "pause") == 0)
+		if (!end->exit_ns || !kube_pod_is(pod, end->pod_uid) || strcmp(end->comm, "pause") == 0)
 			continue;
 		s = &ret->stops[ret->n++];
 		k = kube_pod_container_by_id(pod, end->container_id, &term);
 		s->end = end;
 		s->name = k ? k->name : NULL;
 		s->verdict = verdict(end, grace_s);
+		ret->term_ignored += end->term_ns && end->term_ignored;
 		if (s->verdict == STOP_ENDED_UNSEEN) {
 			ret->unseen++;
 		} else if (stop_verdict_ok(s->verdict)) {
@@ -83,6 +84,9 @@ void termination_end_json(const struct container_end *end, bool full, cJSON *o)
 	cJSON_AddStringToObject(o, "id", end->container_id);
 	if (end->term_ns)
 		cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
+	/* the kernel dropped it: a PID 1 without a SIGTERM handler, or SIG_IGN */
+	if (end->term_ns && end->term_ignored)
+		cJSON_AddBoolToObject(o, "sigterm_ignored", true);
 	if (end->kill_ns) {
 		cJSON_AddStringToObject(o, "sigkill_at", clock_format(end->kill_ns, when));
 		if (full) {
@@ -128,6 +132,8 @@ cJSON *termination_view_json(const struct termination_view *v)
 	}
 	cJSON_AddNumberToObject(view, "graceful", v->graceful);
 	cJSON_AddNumberToObject(view, "killed", v->killed);
+	if (v->term_ignored)
+		cJSON_AddNumberToObject(view, "sigterm_ignored", v->term_ignored);
 	if (v->unseen)
 		cJSON_AddNumberToObject(view, "ended_unseen", v->unseen);
 	return view;
@@ -155,6 +161,45 @@ static const char *termination_cause(const struct kube_pod *p)
 	return "deleted";
 }
 
+/* Slack between the notice and the drain's first eviction: the taint or IMDS notice and the
+ * drainer's first eviction come within a second of each other, and clocks differ. */
+#define DRAIN_SLACK_NS (5LL * 1000000000LL)
+
+/* The pod's end is the interruption's drain, not a cause of its own: an eviction through the
+ * Eviction API (NTH, Karpenter: EvictionByEvictionAPI) or the taint manager's deletion, after the
+ * notice of a confirmed interruption. A kubelet eviction (node pressure, node shutdown), a
+ * preemption, a plain deletion keep their cause; an Event's word alone is never a cause. */
+static bool drained_by_interruption(const struct interruption_info *in, const struct kube_pod *p)
+{
+	int64_t at;
+
+	if (!in || !in->open || !in->confirmed || !strcmp(p->reason, "Evicted"))
+		return false;
+	if (strcmp(p->disruption_reason, "EvictionByEvictionAPI") != 0 &&
+	    strcmp(p->disruption_reason, "DeletionByTaintManager") != 0)
+		return false;
+	at = clock_parse(p->deletion_timestamp);
+	return !at || at >= in->notice_ns - DRAIN_SLACK_NS;
+}
+
+/* the open interruption, as context of an end that has its own cause */
+static void interruption_context(const struct interruption_info *in, cJSON *o)
+{
+	char when[CLOCK_TEXT_LEN];
+	cJSON *c = cJSON_AddObjectToObject(o, "during_interruption");
+
+	if (!c)
+		return;
+	cJSON_AddStringToObject(c, "kind", interruption_kind_name(in->kind));
+	cJSON_AddStringToObject(c, "source", in->source);
+	cJSON_AddBoolToObject(c, "confirmed", in->confirmed);
+	if (in->reporter[0])
+		cJSON_AddStringToObject(c, "reported_by", in->reporter);
+	cJSON_AddStringToObject(c, "notice_at", clock_format(in->notice_ns, when));
+	if (in->deadline_ns)
+		cJSON_AddStringToObject(c, "deadline", clock_format(in->deadline_ns, when));
+}
+
 static const char *seen_name(enum pod_end_seen seen)
 {
 	return seen == POD_END_DELETED ? "deleted" : seen == POD_END_RELIST ? "relist" : "status";
@@ -165,9 +210,7 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 {
 	const struct interruption_info *in = env->interruption ? interruption_get(env->interruption) : NULL;
 	const char *cause = termination_cause(p);
-	/* during an interruption, an eviction or deletion is the interruption's doing
-	 * (NTH and Karpenter drain through the Eviction API); a preemption is not */
-	bool interrupted = in && in->open && strcmp(cause, "preempted") != 0 && strcmp(cause, "pod_gc") != 0;
+	bool interrupted = drained_by_interruption(in, p);
 	int64_t grace = p->deletion_grace_s >= 0 ? p->deletion_grace_s : p->termination_grace_s;
 	struct termination_view view;
 	bool have_view = false;
@@ -178,10 +221,12 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddStringToObject(o, "cause", interrupted ? "spot_interruption" : cause);
+	cJSON_AddStringToObject(o, "cause", interrupted ? interruption_kind_name(in->kind) : cause);
 	if (interrupted) {
 		cJSON_AddStringToObject(o, "interruption_source", in->source);
 		cJSON_AddStringToObject(o, "drained_by", cause);
+	} else if (in && in->open) {
+		interruption_context(in, o);
 	}
 	cJSON_AddStringToObject(o, "observed", seen_name(seen));
 	if (p->disruption_reason[0])
@@ -218,9 +263,15 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 		cJSON_AddItemToArray(ctrs, co);
 	}
 	snprintf(summary, sizeof(summary), "pod %s/%s terminated: %s%s%s%s", p->ns, p->name,
-		 interrupted ? "spot interruption" : cause, p->disruption_reason[0] || p->reason[0] ? " (" : "",
+		 interrupted ? interruption_kind_text(in->kind) : cause, p->disruption_reason[0] || p->reason[0] ? " (" : "",
 		 p->disruption_reason[0] ? p->disruption_reason : p->reason,
 		 p->disruption_reason[0] || p->reason[0] ? ")" : "");
+	if (!interrupted && in && in->open) {
+		size_t n = strlen(summary);
+
+		snprintf(summary + n, sizeof(summary) - n, ", during a%s %s%s", in->kind == INTERRUPTION_INSTANCE ? "n" : "",
+			 interruption_kind_text(in->kind), in->confirmed ? "" : " (unconfirmed)");
+	}
 	if (grace >= 0) {
 		size_t n = strlen(summary);
 
@@ -240,7 +291,9 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 			n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %u SIGKILLed after the grace period",
 					      view.after_grace);
 		if (killed && n < sizeof(summary))
-			snprintf(summary + n, sizeof(summary) - n, ", %u killed", killed);
+			n += (size_t)snprintf(summary + n, sizeof(summary) - n, ", %u killed", killed);
+		if (view.term_ignored && n < sizeof(summary))
+			snprintf(summary + n, sizeof(summary) - n, " (%u ignored SIGTERM)", view.term_ignored);
 		r.detail2_key = "kernel";
 		r.detail2 = kernel;
 		r.sources[1] = "kernel";

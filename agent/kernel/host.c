@@ -176,22 +176,69 @@ int host_cgroup_procs(const struct cgroup_mode *mode, const char *path, int *pid
 	return n;
 }
 
-/* field 4 (ppid) of /proc/<pid>/stat, after the parenthesised comm */
-static int read_ppid(int pid)
+/* fields 4 (ppid) and 22 (starttime, clock ticks since boot) of /proc/<pid>/stat, after the
+ * parenthesised comm; false when the process is gone */
+static bool read_stat(int pid, struct host_proc *ret)
 {
 	char file[64], buf[1024], *p;
-	int ppid = -1;
+	unsigned long long start;
+	bool ok = false;
 	FILE *f;
 
 	snprintf(file, sizeof(file), "/proc/%d/stat", pid);
 	f = fopen(file, "re");
 	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
-		if (sscanf(p + 1, " %*c %d", &ppid) != 1)
-			ppid = -1;
+		return false;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+	    sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &ret->ppid, &start) == 2) {
+		ret->pid = pid;
+		ret->start_ticks = start;
+		ok = true;
+	}
 	fclose(f);
-	return ppid;
+	return ok;
+}
+
+static bool proc_in(const struct host_proc *procs, int n, int pid)
+{
+	for (int i = 0; i < n; i++)
+		if (procs[i].pid == pid)
+			return true;
+	return false;
+}
+
+int host_pick_main(const struct host_proc *procs, int n)
+{
+	const struct host_proc *best = NULL;
+
+	for (int i = 0; i < n; i++) {
+		const struct host_proc *p = &procs[i];
+
+		if (p->ppid > 0 && proc_in(procs, n, p->ppid))
+			continue;
+		/* the oldest by start time: pids wrap around, a later exec can have a lower one */
+		if (!best || p->start_ticks < best->start_ticks ||
+		    (p->start_ticks == best->start_ticks && p->pid < best->pid))
+			best = p;
+	}
+	return best ? best->pid : 0;
+}
+
+int host_main_pid(const struct cgroup_mode *mode, const char *path)
+{
+	int pids[HOST_MAX_PROCS], n = host_cgroup_procs(mode, path, pids, HOST_MAX_PROCS), m = 0;
+	struct host_proc *procs = calloc((size_t)(n > 0 ? n : 1), sizeof(*procs));
+	int main_pid;
+
+	if (!procs)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (read_stat(pids[i], &procs[m]))
+			m++;
+	main_pid = host_pick_main(procs, m);
+	free(procs);
+	return main_pid;
 }
 
 static bool pid_in(const int *pids, int n, int pid)
@@ -200,21 +247,6 @@ static bool pid_in(const int *pids, int n, int pid)
 		if (pids[i] == pid)
 			return true;
 	return false;
-}
-
-int host_main_pid(const struct cgroup_mode *mode, const char *path)
-{
-	int pids[HOST_MAX_PROCS], n = host_cgroup_procs(mode, path, pids, HOST_MAX_PROCS), main_pid = 0;
-
-	for (int i = 0; i < n; i++) {
-		int ppid = read_ppid(pids[i]);
-
-		if (ppid > 0 && pid_in(pids, n, ppid))
-			continue;
-		if (!main_pid || pids[i] < main_pid)
-			main_pid = pids[i];
-	}
-	return main_pid;
 }
 
 bool host_pid_in_cgroup(const struct cgroup_mode *mode, const char *path, int pid)

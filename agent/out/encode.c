@@ -18,7 +18,7 @@ struct emf_metric {
 };
 
 /* The counts a record stands for (docs/cloudwatch.md), as its stage set them. */
-static int emf_metrics(const struct record *r, struct emf_metric m[4])
+static int emf_metrics(const struct record *r, struct emf_metric m[5])
 {
 	int n = 0;
 
@@ -26,6 +26,8 @@ static int emf_metrics(const struct record *r, struct emf_metric m[4])
 		m[n++] = (struct emf_metric){ "OOMKills", r->counts.oom_kills };
 	if (r->counts.interruptions)
 		m[n++] = (struct emf_metric){ "Interruptions", r->counts.interruptions };
+	if (r->counts.disruptions)
+		m[n++] = (struct emf_metric){ "Disruptions", r->counts.disruptions };
 	if (r->counts.evictions)
 		m[n++] = (struct emf_metric){ "Evictions", r->counts.evictions };
 	if (r->counts.non_graceful)
@@ -48,7 +50,7 @@ static cJSON *dimension_set(const char *a, const char *b, const char *c)
 static int add_emf(cJSON *o, const struct record *r)
 {
 	const struct record_node *node = r->node;
-	struct emf_metric m[4];
+	struct emf_metric m[5];
 	cJSON *aws, *cwm, *dims, *list;
 	int n = emf_metrics(r, m);
 

@@ -168,6 +168,7 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	add_imds(s, o);
 	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs->cgroups_dropped + cs->containers_dropped));
 	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs->signals_dropped);
+	cJSON_AddNumberToObject(o, "signals_not_delivered", (double)cs->signals_not_delivered);
 	cJSON_AddNumberToObject(o, "joined", (double)cs->joined);
 	cJSON_AddNumberToObject(o, "unconfirmed", (double)cs->unconfirmed);
 	cJSON_AddNumberToObject(o, "sandboxes_folded", (double)cs->sandboxes_folded);
@@ -263,6 +264,12 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 		(unsigned long long)(cs->cgroups_dropped + cs->containers_dropped));
 	fprintf(out, "nodetrail_dropped_total{stage=\"signals\"} %llu\n", (unsigned long long)cs->signals_dropped);
 	fprintf(out, "nodetrail_dropped_total{stage=\"series\"} %llu\n", (unsigned long long)cs->series_dropped);
+	if (s->src.kube) {
+		fprintf(out, "nodetrail_dropped_total{stage=\"node_events_rate_limited\"} %llu\n",
+			(unsigned long long)s->api.events_rate_limited);
+		fprintf(out, "nodetrail_dropped_total{stage=\"node_events_other_namespace\"} %llu\n",
+			(unsigned long long)s->api.events_other_namespace);
+	}
 	fprintf(out, "nodetrail_dropped_total{stage=\"encode_or_queue\"} %llu\n", (unsigned long long)s->sink.dropped);
 	fprintf(out, "nodetrail_dropped_total{stage=\"writer\"} %llu\n", (unsigned long long)s->writer.dropped);
 	if (s->src.probes) {

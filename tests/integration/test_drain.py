@@ -89,6 +89,9 @@ class SpotDrain(DrainBase):
         self.assertIn("sigterm_at", by_name["graceful-1"])
         self.assertEqual(by_name["stubborn-1"]["verdict"], "killed", d)
         self.assertIn("sigkill_at", by_name["stubborn-1"])
+        # `trap '' TERM`: the kernel ignored its SIGTERM, and says so; the graceful one's was delivered
+        self.assertTrue(by_name["stubborn-1"].get("sigterm_ignored"), d)
+        self.assertNotIn("sigterm_ignored", by_name["graceful-1"])
         self.assertEqual(by_name["busy-1"]["verdict"], "still_running", d)
         self.assertIn("%d pods, %d container%s stopped gracefully before the deadline, %d killed, %d still running" % (
             d["pods"], d["graceful"], "" if d["graceful"] == 1 else "s", d["killed"], d["still_running"]), r["summary"])

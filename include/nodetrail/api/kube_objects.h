@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cjson/cJSON.h>
 
 #define KUBE_MAX_CONTAINERS 16    /* init + regular + ephemeral kept per pod */
@@ -38,6 +39,7 @@ struct kube_container {
 
 struct kube_pod {
 	char uid[40];
+	char mirror_of[40];       /* kubernetes.io/config.mirror: a static pod's config hash, its cgroup's uid */
 	char name[254];
 	char ns[64];
 	char node_name[254];
@@ -116,6 +118,13 @@ int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *ret);
 size_t kube_pod_size(const struct kube_pod *p);
 /* a heap copy of p sized by kube_pod_size; NULL on ENOMEM; free() it */
 struct kube_pod *kube_pod_dup(const struct kube_pod *p);
+
+/* Is p the pod whose cgroup carries cgroup_uid? Its uid, or for a static pod's mirror the config
+ * hash the kubelet put in the cgroup path (the mirror's uid is another). */
+static inline bool kube_pod_is(const struct kube_pod *p, const char *cgroup_uid)
+{
+	return !strcmp(p->uid, cgroup_uid) || (p->mirror_of[0] && !strcmp(p->mirror_of, cgroup_uid));
+}
 
 /* The inverse of decode, in the API's shape, holding only what decode
  * reads: decode(encode(x)) == x. For the checkpoint. NULL on ENOMEM. */

@@ -55,7 +55,8 @@ struct record_node {
  * builds the record, from the facts it decided on. */
 struct record_counts {
 	uint32_t oom_kills;
-	uint32_t interruptions;
+	uint32_t interruptions;   /* spot, instance, ASG, maintenance: confirmed */
+	uint32_t disruptions;     /* Karpenter's own (consolidation, drift, expiry): not an interruption */
 	uint32_t evictions;
 	uint32_t non_graceful;    /* containers that did not stop gracefully */
 };

@@ -24,12 +24,25 @@ enum signal_sender { SENDER_NONE = 0, SENDER_SELF, SENDER_KERNEL, SENDER_EXTERNA
 /* "self", "kernel", "external" ("" for none) */
 const char *signal_sender_name(enum signal_sender s);
 
+/* what the kernel did with a signal (signal_generate's result: TRACE_SIGNAL_*) */
+enum signal_result {
+	SIGNAL_DELIVERED = 0,
+	SIGNAL_IGNORED = 1,       /* SIG_IGN, or a namespace's PID 1 without a handler */
+	SIGNAL_ALREADY_PENDING = 2, /* the same signal is pending: nothing new */
+	SIGNAL_QUEUE_FULL = 3,    /* not queued (RLIMIT_SIGPENDING) */
+	SIGNAL_LOSE_INFO = 4,     /* delivered, without its siginfo */
+};
+
+/* NULL for a signal delivered, else "ignored", "already_pending", "queue_full" */
+const char *signal_result_name(int result);
+
 struct signal_note {
 	int64_t at_boot_ns;
 	uint32_t sig;
 	uint32_t target_tgid;
 	uint32_t sender_tgid;
 	enum signal_sender sender;
+	int32_t result;           /* enum signal_result */
 	char sender_comm[NT_COMM_LEN];
 };
 
@@ -49,6 +62,7 @@ struct container_state {
 	uint32_t nexec_in;
 	/* the stop, as the pod's termination timeline needs it (not capped like signals[]) */
 	int64_t term_boot_ns;     /* first SIGTERM to the main process */
+	bool term_ignored;        /* and the kernel ignored it (no handler in PID 1, or SIG_IGN) */
 	int64_t kill_boot_ns;     /* first SIGKILL to it */
 	char kill_comm[NT_COMM_LEN];
 	enum signal_sender kill_sender;
@@ -60,7 +74,10 @@ struct container_end {
 	char pod_uid[CGROUP_POD_UID_LEN + 1];
 	char container_id[CGROUP_CONTAINER_ID_LEN + 1];
 	char comm[NT_COMM_LEN];
+	char pod_ns[64];          /* the pod's namespace and name when it ended, "" if the API did not know it: */
+	char pod_name[128];       /* a drained pod is gone from the API by the time its drain is reported */
 	int64_t term_ns, kill_ns, exit_ns; /* CLOCK_REALTIME, 0 if none */
+	bool term_ignored;        /* the SIGTERM was ignored by the kernel */
 	char kill_comm[NT_COMM_LEN];
 	enum signal_sender kill_sender;
 	uint32_t exit_code;       /* raw wait status */
@@ -92,6 +109,7 @@ struct containers_stats {
 	uint64_t containers_dropped;  /* container states not kept: table full */
 	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */
 	uint64_t signals_dropped;     /* signals beyond the per-container list */
+	uint64_t signals_not_delivered; /* already pending or not queued: not a new signal */
 	uint64_t restored;            /* container timelines taken over from the checkpoint */
 	uint64_t ended_unseen;        /* containers that ended while the agent was down */
 };
@@ -121,6 +139,8 @@ const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_
 /* What each kernel event changes; the records are the caller's. */
 enum exec_kind containers_on_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev);
 /* true: the main process's exit, seen for the first time (its end is remembered) */
+/* Name the pod of the end containers_on_exit just added (cut to the fields' size). */
+void containers_name_last_end(struct containers *t, const char *pod_ns, const char *pod_name);
 bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, struct container_state *st,
 			const struct nt_exit_event *ev);
 void containers_on_signal(struct containers *t, const struct cgroup_entry *e, struct container_state *st,

@@ -46,6 +46,7 @@ struct correlate_stats {
 	uint64_t containers_dropped;  /* container states not kept: table full */
 	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */
 	uint64_t signals_dropped;     /* signals beyond the per-container list */
+	uint64_t signals_not_delivered; /* already pending or not queued: not a new signal */
 	uint64_t joined;              /* records the API confirmed within the window */
 	uint64_t unconfirmed;         /* records the window closed on without the API's status */
 	uint64_t sandboxes_folded;    /* sandbox (pause) exits folded into their pod */

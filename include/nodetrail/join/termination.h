@@ -42,6 +42,7 @@ struct termination_view {
 	uint32_t killed;          /* neither, nor ended unseen (after_grace included) */
 	uint32_t after_grace;     /* of killed: SIGKILLed when the grace period ran out */
 	uint32_t unseen;          /* ended while the agent was down */
+	uint32_t term_ignored;    /* whose SIGTERM the kernel ignored (PID 1 without a handler, SIG_IGN) */
 };
 
 /* How the pod's containers ended, as the kernel saw it (grace_s: the

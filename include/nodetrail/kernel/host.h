@@ -39,8 +39,19 @@ int host_cgroup_procs(const struct cgroup_mode *mode, const char *path, int *pid
 
 /* A running container's main process: of the processes in its cgroup whose
  * parent is outside it (the runtime's shim started it; processes exec'd in
- * later look the same), the oldest one, taken as the lowest pid. 0 if none. */
+ * later look the same), the one started first (/proc/<pid>/stat starttime;
+ * not the lowest pid: pids wrap around). 0 if none. */
 int host_main_pid(const struct cgroup_mode *mode, const char *path);
+
+/* a process as host_main_pid weighs it */
+struct host_proc {
+	int pid;
+	int ppid;
+	unsigned long long start_ticks; /* since boot */
+};
+
+/* host_main_pid's choice among procs (for tests); 0 if none. */
+int host_pick_main(const struct host_proc *procs, int n);
 
 /* Is pid still in the cgroup at path? */
 bool host_pid_in_cgroup(const struct cgroup_mode *mode, const char *path, int pid);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "nodetrail/api/node_state.h"
+#include "nodetrail/base/clock.h"
 #include "nodetrail/join/correlate.h"
 #include "nodetrail/out/encode.h"
 #include "golden.h"
@@ -27,6 +28,14 @@ static cJSON *load(const char *name)
 }
 
 /* ---- node_state scenarios ---- */
+
+/* the interruption's clock: the fixtures' morning (their events and deletions are of 2026-11-24) */
+static int64_t fake_now;
+
+static int64_t fake_clock(clockid_t id)
+{
+	return id == CLOCK_REALTIME ? fake_now : 1000000000LL;
+}
 
 /* the API side as the agent wires it: the node state, the interruption, and
  * the join stage as the observer that makes pod.terminated and node.condition */
@@ -87,6 +96,8 @@ static int setup(void **state)
 	f->node.node_name = NODE;
 	f->node.cluster_name = "prod";
 	f->mode.name = "v2";
+	fake_now = clock_parse("2026-11-24T10:00:05Z");
+	io.clock = fake_clock;
 	io.node = &f->node;
 	io.emit = capture;
 	io.emit_ctx = f;
@@ -195,6 +206,12 @@ static void test_node_taints_and_conditions(void **state)
 	"\"type\":\"Warning\",\"message\":\"m\",\"source\":{\"component\":\"kubelet\"},\"count\":" count "," \
 	"\"firstTimestamp\":\"2026-11-24T10:00:00Z\",\"lastTimestamp\":\"2026-11-24T10:00:00Z\"}"
 
+#define EVENT_AT(uid, reason, ns, time)                                                                    \
+	"{\"metadata\":{\"uid\":\"" uid "\",\"name\":\"" NODE ".x\",\"namespace\":\"" ns "\"},"               \
+	"\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" NODE "\"},\"reason\":\"" reason "\","           \
+	"\"type\":\"Normal\",\"message\":\"m\",\"reportingComponent\":\"kubelet\",\"count\":1,"              \
+	"\"firstTimestamp\":\"" time "\"}"
+
 static void test_events_once(void **state)
 {
 	struct fx *f = *state;
@@ -260,7 +277,8 @@ static void test_pod_drained_by_interruption(void **state)
 	node_state_relist_begin(f->ns, KUBE_PODS);
 	apply_json(f, KUBE_PODS, KUBE_EV_ADDED, POD_JSON("p1", "api-1", "", "{\"phase\":\"Running\"}"));
 	node_state_relist_end(f->ns, KUBE_PODS);
-	interruption_notice(f->it, "taint", "spot", 0, 0, "aws-node-termination-handler/spot-itn", 1);
+	interruption_claim(f->it, &(struct interruption_notice){ .src = ISRC_TAINT_NTH, .kind = INTERRUPTION_SPOT,
+								  .detail = "aws-node-termination-handler/spot-itn" }, 1);
 	apply_json(f, KUBE_PODS, KUBE_EV_DELETED,
 		   POD_JSON("p1", "api-1", ",\"deletionTimestamp\":\"2026-11-24T10:00:30Z\"",
 			    "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\","
@@ -269,6 +287,114 @@ static void test_pod_drained_by_interruption(void **state)
 	assert_non_null(strstr(find_record(f, "pod.terminated"), "\"cause\":\"spot_interruption\",\"interruption_source\":\"taint\",\"drained_by\":\"evicted\""));
 	assert_non_null(strstr(find_record(f, "pod.terminated"), "terminated: spot interruption (EvictionByEvictionAPI)"));
 	assert_golden(f, "pod_drained_by_interruption");
+}
+
+#define SPOT_TAINT "{\"key\":\"aws-node-termination-handler/spot-itn\",\"value\":\"spot-itn-7f3a\",\"effect\":\"NoSchedule\"}"
+#define KARPENTER_TAINT "{\"key\":\"karpenter.sh/disrupted\",\"effect\":\"NoSchedule\"}"
+
+static void with_node(struct fx *f, const char *rv_json_taints)
+{
+	node_state_relist_begin(f->ns, KUBE_NODES);
+	apply_json(f, KUBE_NODES, KUBE_EV_ADDED, NODE_JSON("1", "", "True"));
+	node_state_relist_end(f->ns, KUBE_NODES);
+	node_state_relist_begin(f->ns, KUBE_PODS);
+	apply_json(f, KUBE_PODS, KUBE_EV_ADDED, POD_JSON("p1", "api-1", "", "{\"phase\":\"Running\"}"));
+	apply_json(f, KUBE_PODS, KUBE_EV_ADDED, POD_JSON("p2", "api-2", "", "{\"phase\":\"Running\"}"));
+	node_state_relist_end(f->ns, KUBE_PODS);
+	node_state_relist_begin(f->ns, KUBE_EVENTS);
+	node_state_relist_end(f->ns, KUBE_EVENTS);
+	if (rv_json_taints)
+		apply_json(f, KUBE_NODES, KUBE_EV_MODIFIED, rv_json_taints);
+}
+
+#define EVICTED_BY(uid, name, reason, when)                                                                   \
+	POD_JSON(uid, name, ",\"deletionTimestamp\":\"" when "\"",                                              \
+		 "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\","     \
+		 "\"reason\":\"" reason "\"}]}")
+
+/* a kubelet node-pressure eviction while a spot interruption is open keeps its own cause: the
+ * interruption is context; a plain deletion too */
+static void test_own_cause_during_interruption(void **state)
+{
+	struct fx *f = *state;
+	cJSON *st = load("pod-evicted-memory-pressure.status-only.json");
+	char *status = cJSON_PrintUnformatted(cJSON_GetObjectItem(st, "status"));
+	char json[8192];
+	const char *r;
+
+	with_node(f, NODE_JSON("2", SPOT_TAINT, "True"));
+	assert_int_equal(count_type(f, "node.interruption"), 1);
+	snprintf(json, sizeof(json), POD_JSON("p1", "api-1", "", "%s"), status);
+	apply_json(f, KUBE_PODS, KUBE_EV_MODIFIED, json);
+	r = find_record(f, "pod.terminated");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"cause\":\"evicted\""));
+	assert_non_null(strstr(r, "\"during_interruption\":{\"kind\":\"spot_interruption\",\"source\":\"taint\","
+				 "\"confirmed\":true"));
+	assert_non_null(strstr(r, "The node was low on resource: memory"));
+	assert_non_null(strstr(r, "terminated: evicted (Evicted), during a spot interruption,"));
+	/* a deletion with no DisruptionTarget: a deletion, whoever made it */
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED,
+		   POD_JSON("p2", "api-2", ",\"deletionTimestamp\":\"2026-11-24T10:00:40Z\"", "{\"phase\":\"Running\"}"));
+	assert_int_equal(count_type(f, "pod.terminated"), 2);
+	assert_non_null(strstr(f->json[f->n - 1], "\"cause\":\"deleted\""));
+	assert_non_null(strstr(f->json[f->n - 1], "\"during_interruption\""));
+	assert_golden(f, "own_cause_during_interruption");
+	free(status);
+	cJSON_Delete(st);
+}
+
+/* an interruption known only from an Event (self-declared) is context, never the cause */
+static void test_event_alone_is_never_a_cause(void **state)
+{
+	struct fx *f = *state;
+	const char *r;
+
+	with_node(f, NULL);
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED,
+		   EVENT_AT("s1", "SpotInterrupted", "default", "2026-11-24T10:00:01Z"));
+	r = find_record(f, "node.interruption");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "reported by kubelet in an event, unconfirmed"));
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED, EVICTED_BY("p1", "api-1", "EvictionByEvictionAPI", "2026-11-24T10:00:20Z"));
+	r = find_record(f, "pod.terminated");
+	assert_non_null(strstr(r, "\"cause\":\"evicted\""));
+	assert_non_null(strstr(r, "\"confirmed\":false,\"reported_by\":\"kubelet\""));
+	assert_non_null(strstr(r, "during a spot interruption (unconfirmed)"));
+	/* the taint confirms it: the next eviction is the drain */
+	apply_json(f, KUBE_NODES, KUBE_EV_MODIFIED, NODE_JSON("3", SPOT_TAINT, "True"));
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED, EVICTED_BY("p2", "api-2", "EvictionByEvictionAPI", "2026-11-24T10:00:30Z"));
+	assert_non_null(strstr(f->json[f->n - 1], "\"cause\":\"spot_interruption\""));
+}
+
+/* Karpenter consolidates (its taint, its event's reason), drains one pod, then cancels */
+static void test_karpenter_consolidation_cancelled(void **state)
+{
+	struct fx *f = *state;
+	const char *r;
+
+	with_node(f, NODE_JSON("2", KARPENTER_TAINT, "True"));
+	r = find_record(f, "node.interruption");
+	assert_non_null(strstr(r, "\"kind\":\"karpenter_disruption\""));
+	apply_json(f, KUBE_EVENTS, KUBE_EV_ADDED,
+		   "{\"metadata\":{\"uid\":\"k1\",\"name\":\"" NODE ".k\",\"namespace\":\"default\"},"
+		   "\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" NODE "\"},\"reason\":\"DisruptionTerminating\","
+		   "\"type\":\"Normal\",\"message\":\"Disrupting Node: Underutilized\",\"source\":{\"component\":\"karpenter\"},"
+		   "\"count\":1,\"firstTimestamp\":\"2026-11-24T10:00:02Z\",\"lastTimestamp\":\"2026-11-24T10:00:02Z\"}");
+	assert_non_null(strstr(f->json[f->n - 1], "\"changed\":[\"reason\"]"));
+	assert_non_null(strstr(f->json[f->n - 1], "(Underutilized)"));
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED, EVICTED_BY("p1", "api-1", "EvictionByEvictionAPI", "2026-11-24T10:00:20Z"));
+	r = find_record(f, "pod.terminated");
+	assert_non_null(strstr(r, "\"cause\":\"karpenter_disruption\""));
+	assert_non_null(strstr(r, "terminated: Karpenter disruption (EvictionByEvictionAPI)"));
+	/* cancelled: the taint goes, the event's word with it */
+	apply_json(f, KUBE_NODES, KUBE_EV_MODIFIED, NODE_JSON("3", "", "True"));
+	assert_non_null(strstr(f->json[f->n - 1], "\"ended\":\"withdrawn\""));
+	assert_false(interruption_get(f->it)->open);
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED, EVICTED_BY("p2", "api-2", "EvictionByEvictionAPI", "2026-11-24T10:01:20Z"));
+	assert_non_null(strstr(f->json[f->n - 1], "\"cause\":\"evicted\""));
+	assert_null(strstr(f->json[f->n - 1], "during_interruption"));
+	assert_golden(f, "karpenter_consolidation_cancelled");
 }
 
 static void test_pod_evicted_status_then_deleted_once(void **state)
@@ -338,12 +464,6 @@ static void test_event_window_bounded(void **state)
 	assert_int_equal(s.events_reported, 10);
 	assert_int_equal(s.events_forgotten, 6); /* max_events 4 */
 }
-
-#define EVENT_AT(uid, reason, ns, time)                                                                    \
-	"{\"metadata\":{\"uid\":\"" uid "\",\"name\":\"" NODE ".x\",\"namespace\":\"" ns "\"},"               \
-	"\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" NODE "\"},\"reason\":\"" reason "\","           \
-	"\"type\":\"Normal\",\"message\":\"m\",\"reportingComponent\":\"kubelet\",\"count\":1,"              \
-	"\"firstTimestamp\":\"" time "\"}"
 
 /* an Event about the node written outside `default` is anyone's word: no record, no interruption */
 static void test_event_other_namespace_ignored(void **state)
@@ -488,6 +608,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_evicted_by_kubelet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_evicted_status_then_deleted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_cause_during_interruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_alone_is_never_a_cause, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_karpenter_consolidation_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),

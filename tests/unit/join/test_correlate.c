@@ -327,6 +327,76 @@ static void test_runtime_reexec_is_not_the_command(void **state)
 	assert_non_null(strstr(f->cap.json[0], "\"exit_code\":5"));
 }
 
+static void exec_path_ev(struct correlator *c, uint32_t tgid, const char *comm, const char *filename)
+{
+	struct nt_exec_event ev = { 0 };
+
+	ev.hdr.type = NT_EV_EXEC;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = 2000 + tgid;
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.from_outside = 1;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
+	snprintf(ev.filename, sizeof(ev.filename), "%s", filename);
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+/* only the runtime's own re-exec paths are setup: a kubectl exec of /proc/self/root/bin/sh, or of a
+ * binary whose name starts with runc, is recorded like any other */
+static void test_exec_cannot_hide_as_the_runtime(void **state)
+{
+	struct fixture *f = *state;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	exec_path_ev(f->c, 4400, "exe", "/proc/self/exe");   /* old runc's re-exec: setup */
+	exec_path_ev(f->c, 4401, "7", "/proc/self/fd/7");    /* runc's sealed copy: setup */
+	assert_int_equal(f->cap.n, 0);
+	exec_path_ev(f->c, 4402, "sh", "/proc/self/root/bin/sh");
+	exec_path_ev(f->c, 4403, "runc-miner", "/tmp/runc-miner");
+	exec_path_ev(f->c, 4404, "sh", "/dev/fd/../../bin/sh");
+	assert_int_equal(f->cap.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(f->cap.types[i], "container.exec");
+	assert_non_null(strstr(f->cap.json[0], "/proc/self/root/bin/sh"));
+	assert_non_null(strstr(f->cap.json[1], "runc-miner"));
+}
+
+/* a signal the kernel ignored (PID 1 without a handler, SIG_IGN) is said to be ignored; one already
+ * pending is not a new signal */
+static void test_signal_result(void **state)
+{
+	struct fixture *f = *state;
+	struct correlate_stats st;
+	struct nt_signal_event ev = { 0 };
+	cJSON *o;
+
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "app");
+	ev.hdr.type = NT_EV_SIGNAL;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = 4242;
+	ev.sig = 15;
+	ev.sender_cgroup_id = HOST_CG;
+	snprintf(ev.sender_comm, sizeof(ev.sender_comm), "containerd-shim");
+	ev.hdr.ts_ns = 3000;
+	ev.result = 1; /* TRACE_SIGNAL_IGNORED */
+	correlator_kernel_event(f->c, &ev.hdr);
+	ev.hdr.ts_ns = 3100;
+	ev.result = 2; /* TRACE_SIGNAL_ALREADY_PENDING */
+	correlator_kernel_event(f->c, &ev.hdr);
+	exit_ev(f->c, CTR_CG, 4242, 0);
+	o = record_at(f, 0);
+	assert_non_null(strstr(f->cap.json[0], "after SIGTERM from containerd-shim (external), which it ignored"));
+	assert_string_equal(str_at(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "signals"), 0),
+				   "result", NULL), "ignored");
+	assert_string_equal(str_at(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "signals"), 1),
+				   "result", NULL), "already_pending");
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.signals_not_delivered, 1);
+	cJSON_Delete(o);
+}
+
 static void test_outside_kubernetes_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -512,6 +582,54 @@ static void test_join_oom_api_first(void **state)
 	oom_ev_at(f->c, 4000000000ULL);
 	exit_ev(f->c, CTR_CG, 4242, 9);
 	assert_joined_oom(f, "oom_with_restart_api_first");
+}
+
+/* a static pod (kube-proxy from a manifest): its cgroup carries the kubelet's config hash, which the
+ * mirror pod's kubernetes.io/config.mirror annotation repeats; the mirror's uid is another */
+#define STATIC_HASH "b5d3a9c1e7f2046d8c1a2b3c4d5e6f70"
+#define STATIC_CTR "c0ffee15fba5713f57f1abad9c484cb75569e9f48f1169bd9710f63bb8af0e46"
+
+static void test_static_pod_joins_its_mirror(void **state)
+{
+	struct jfx *f = *state;
+	char *txt;
+	cJSON *o;
+
+	o = cJSON_Parse("{\"metadata\":{\"uid\":\"7e1c9f0a-1111-4222-8333-944455556666\",\"name\":\"kube-proxy-node-a\","
+			"\"namespace\":\"kube-system\",\"annotations\":{\"kubernetes.io/config.mirror\":\"" STATIC_HASH "\","
+			"\"kubernetes.io/config.source\":\"file\"},\"ownerReferences\":[{\"kind\":\"Node\",\"name\":\"node-a\"}]},"
+			"\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"kube-proxy\"}]},"
+			"\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"kube-proxy\","
+			"\"containerID\":\"containerd://" STATIC_CTR "\",\"restartCount\":0,\"state\":{\"running\":{}}}]}}");
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+	mkdir_ev(f->c, 300, QOS_ID, 1, "/kubepods/burstable/pod" STATIC_HASH);
+	mkdir_ev(f->c, 301, 300, 1, "/kubepods/burstable/pod" STATIC_HASH "/" STATIC_CTR);
+	exec_ev(f->c, 301, 5100, 1, 1, "kube-proxy");
+	exit_ev(f->c, 301, 5100, 2 << 8);
+	assert_int_equal(f->cap.n, 0); /* it waits for the API's word on the exit */
+	o = cJSON_Parse("{\"metadata\":{\"uid\":\"7e1c9f0a-1111-4222-8333-944455556666\",\"name\":\"kube-proxy-node-a\","
+			"\"namespace\":\"kube-system\",\"annotations\":{\"kubernetes.io/config.mirror\":\"" STATIC_HASH "\"}},"
+			"\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"kube-proxy\"}]},"
+			"\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"kube-proxy\","
+			"\"containerID\":\"containerd://" STATIC_CTR "\",\"restartCount\":0,\"state\":{\"terminated\":"
+			"{\"exitCode\":2,\"reason\":\"Error\",\"containerID\":\"containerd://" STATIC_CTR "\"}}}]}}");
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+	assert_int_equal(f->cap.n, 1); /* joined, through the mirror's annotation */
+	o = cJSON_Parse(f->cap.json[0]);
+	assert_string_equal(str_at(o, "pod", "name"), "kube-proxy-node-a");
+	assert_string_equal(str_at(o, "pod", "uid"), "7e1c9f0a-1111-4222-8333-944455556666");
+	assert_string_equal(str_at(o, "container", "name"), "kube-proxy");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "sources")), 2);
+	assert_string_equal(str_at(o, "api", "reason"), "Error");
+	cJSON_Delete(o);
+	/* the checkpoint keeps the annotation: decode(encode(x)) == x */
+	o = kube_pod_encode(node_state_pod(f->ns, STATIC_HASH));
+	txt = cJSON_PrintUnformatted(o);
+	assert_non_null(strstr(txt, "\"kubernetes.io/config.mirror\":\"" STATIC_HASH "\""));
+	free(txt);
+	cJSON_Delete(o);
 }
 
 static void test_exit_the_api_never_confirms(void **state)
@@ -882,7 +1000,9 @@ static void test_spot_interruption_three_pods(void **state)
 	int64_t notice = real_now();
 
 	three_pods(f);
-	interruption_notice(f->it, "imds", "spot", notice, notice + 120000000000LL, "terminate", 0);
+	interruption_claim(f->it, &(struct interruption_notice){ .src = ISRC_IMDS_ACTION, .kind = INTERRUPTION_SPOT,
+								  .deadline_ns = notice + 120000000000LL, .exact = true,
+								  .detail = "terminate" }, 0);
 	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "kubelet", boot_now(10));
 	signal_ev_at(f->c, 111, 4500, 15, HOST_CG, 0, "kubelet", boot_now(10));
 	signal_ev_at(f->c, 121, 4600, 15, HOST_CG, 0, "kubelet", boot_now(10));
@@ -916,8 +1036,9 @@ static void test_restart_mid_drain(void **state)
 	int armed = 0;
 
 	three_pods(f);
-	interruption_notice(f->it, "taint", "spot", notice, notice + 120000000000LL, "aws-node-termination-handler/spot-itn",
-			    0);
+	interruption_claim(f->it, &(struct interruption_notice){ .src = ISRC_TAINT_NTH, .kind = INTERRUPTION_SPOT,
+								  .at_ns = notice, .detail = "aws-node-termination-handler/spot-itn" },
+			   0);
 	signal_ev_at(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "kubelet", boot_now(10));
 	signal_ev_at(f->c, 111, 4500, 15, HOST_CG, 0, "kubelet", boot_now(10));
 	signal_ev_at(f->c, 121, 4600, 15, HOST_CG, 0, "kubelet", boot_now(10));
@@ -1002,6 +1123,7 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_join_oom_kernel_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_api_reported_and_deleted_before_kernel, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_static_pod_joins_its_mirror, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_pod_deleted_first, jsetup, jteardown),
@@ -1028,6 +1150,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_from_outside_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_reexec_is_not_the_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_cannot_hide_as_the_runtime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_kubernetes_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_list_bounded, setup, teardown),
 	};

@@ -172,12 +172,28 @@ static void test_main_pid(void **state)
 	waitpid(child, NULL, 0);
 }
 
+/* pids wrap around: the container's main process (started first) can have a higher pid than a
+ * process exec'd in later; a child of either is never the main one */
+static void test_main_pid_after_wraparound(void **state)
+{
+	const struct host_proc procs[] = {
+		{ .pid = 31000, .ppid = 900, .start_ticks = 5000 },  /* the main process, from the shim */
+		{ .pid = 212, .ppid = 900, .start_ticks = 990000 },  /* kubectl exec, after the wrap */
+		{ .pid = 213, .ppid = 31000, .start_ticks = 990001 }, /* a child of the main process */
+	};
+
+	assert_int_equal(host_pick_main(procs, 3), 31000);
+	assert_int_equal(host_pick_main(procs + 1, 2), 212);
+	assert_int_equal(host_pick_main(procs, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_detect_mode_here),
 		cmocka_unit_test_setup_teardown(test_scan_tree, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_main_pid, tree_setup, tree_teardown),
+		cmocka_unit_test(test_main_pid_after_wraparound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,11 @@ static void test_emf(void **state)
 	o = encode_emf(RECORD_EMF_CLUSTER, RECORD_NODE_INTERRUPTION, (struct record_counts){ .interruptions = 1 });
 	assert_int_equal(cJSON_GetObjectItem(o, "Interruptions")->valueint, 1);
 	cJSON_Delete(o);
+	/* a Karpenter consolidation is a disruption, not an interruption */
+	o = encode_emf(RECORD_EMF_CLUSTER, RECORD_NODE_INTERRUPTION, (struct record_counts){ .disruptions = 1 });
+	assert_int_equal(cJSON_GetObjectItem(o, "Disruptions")->valueint, 1);
+	assert_null(cJSON_GetObjectItem(o, "Interruptions"));
+	cJSON_Delete(o);
 }
 
 int main(void)
