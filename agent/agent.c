@@ -68,6 +68,7 @@ struct agent {
 	struct cgroup_mode mode;
 	struct record_node node;
 	char boot_id[64];
+	bool api_synced;          /* every stream has listed once: the pods to drain are known */
 	int64_t start_ns;
 	struct loop *loop;
 	int signal_fd;
@@ -409,27 +410,36 @@ static void on_interruption(void *ctx, const struct interruption_info *info)
 		save_checkpoint(a, true);
 }
 
+/* A drain report, if one is owed: the report (final false) or the final one. What is still waiting
+ * for the API goes out first. */
 static void report_drain(struct agent *a, const char *why, bool final)
 {
 	const struct interruption_info *in = interruption_get(a->interruption);
 
-	if (!interruption_drain_pending(a->interruption))
+	if (!a->correlator || !interruption_drain_pending(a->interruption, final))
 		return;
-	interruption_drain_reported(a->interruption);
+	interruption_drain_reported(a->interruption, final);
+	correlator_flush(a->correlator);
 	correlator_drain_report(a->correlator, in->notice_ns, in->deadline_ns, why, final);
 }
 
-/* The deadline: every record still waiting goes out, then the report. */
-static void on_interruption_due(void *ctx, const struct interruption_info *info)
+/* The lead before the deadline (Fluent Bit ships the report while the node is still there), or the
+ * deadline itself: the final report, if the node is still there. */
+static void on_interruption_due(void *ctx, const struct interruption_info *info, bool final)
 {
 	struct agent *a = ctx;
+	/* due before this run started, for an interruption it took over */
+	bool late = info->notice_ns < a->start_ns &&
+		    info->deadline_ns - (final ? 0 : (int64_t)a->cfg.drain_lead_s * 1000000000LL) < a->start_ns;
 
-	correlator_flush(a->correlator);
-	report_drain(a, info->deadline_ns < a->start_ns ? "at agent start, after the deadline" : "at the deadline", true);
+	if (final)
+		report_drain(a, late ? "at agent start, after the deadline" : "at the deadline", true);
+	else
+		report_drain(a, late ? "at agent start, before the deadline" : "before the deadline", false);
 }
 
-/* It ended (withdrawn, did not happen, or happened): what is waiting goes out, then the report
- * still due (a disruption, which has no deadline, reports here). */
+/* It ended (withdrawn, did not happen, or happened): the report still owed (a disruption, which has
+ * no deadline, reports here unless its drain ended first). */
 static void on_interruption_ended(void *ctx, const struct interruption_info *info)
 {
 	struct agent *a = ctx;
@@ -437,9 +447,43 @@ static void on_interruption_ended(void *ctx, const struct interruption_info *inf
 	log_info("node interruption (%s) ended", interruption_kind_name(info->kind));
 	if (!a->correlator || a->ck.restoring)
 		return;
-	correlator_flush(a->correlator);
 	report_drain(a, info->ended == IEND_WITHDRAWN ? "when it was withdrawn" : "when it ended", true);
 	save_checkpoint(a, true);
+}
+
+/* No pod is left to drain: the report now, not at the lead (the drain is over; a disruption's
+ * report comes here) */
+static void check_drained(struct agent *a)
+{
+	const struct interruption_info *in = interruption_get(a->interruption);
+
+	if (!in->open || !in->confirmed || !interruption_drain_pending(a->interruption, false) || !a->kube ||
+	    !a->api_synced || node_state_pods_to_drain(a->node_state) > 0)
+		return;
+	report_drain(a, "when no pod was left to drain", in->deadline_ns == 0);
+}
+
+/* the join stage's view of the API, and the drain's end */
+static void observe_pod(void *ctx, const struct kube_pod *pod, bool deleted)
+{
+	struct agent *a = ctx;
+
+	correlator_pod_changed(a->correlator, pod, deleted);
+	if (deleted)
+		check_drained(a);
+}
+
+static void observe_end(void *ctx, const struct kube_pod *pod, enum pod_end_seen seen)
+{
+	struct agent *a = ctx;
+
+	correlator_pod_ended(a->correlator, pod, seen);
+	check_drained(a);
+}
+
+static void observe_condition(void *ctx, const struct kube_condition *cond, const char *was)
+{
+	correlator_condition_changed(((struct agent *)ctx)->correlator, cond, was);
 }
 
 /* ---- the loop's handlers ---- */
@@ -489,8 +533,12 @@ static void before_sleep(struct loop *loop, void *data)
 
 static void on_api_synced(void *ctx)
 {
+	struct agent *a = ctx;
+
+	a->api_synced = true;
 	/* the first lists' response bodies and parse trees are freed: return them */
 	trim_heap();
+	check_drained(a);
 }
 
 /* IMDS went off (not on EC2), or answers again: say so at once */
@@ -716,6 +764,7 @@ static int setup_api_side(struct agent *a)
 	struct interruption_options io = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
 					   .armed = on_interruption, .due = on_interruption_due,
 					   .ended = on_interruption_ended, .boot_id = a->boot_id, .ctx = a,
+					   .drain_lead_ns = (int64_t)a->cfg.drain_lead_s * 1000000000LL,
 					   .loop = a->loop };
 	struct node_state_options no = { .node = &a->node, .emit = sink_emit };
 	int r;
@@ -758,7 +807,8 @@ static int setup_join(struct agent *a)
 		log_error("out of memory");
 		return r;
 	}
-	observer = correlator_observer(a->correlator);
+	observer = (struct node_state_observer){ .pod_changed = observe_pod, .pod_ended = observe_end,
+						 .condition_changed = observe_condition, .ctx = a };
 	node_state_set_observer(a->node_state, &observer);
 	if (a->probes) {
 		r = correlator_scan(a->correlator);

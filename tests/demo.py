@@ -66,7 +66,7 @@ def main():
         "node.kubernetes.io/instance-type": "m5.large", "topology.kubernetes.io/zone": "us-east-1a"}},
         "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}]}})
     agent = Agent("--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file", api.ca_file,
-                  "--imds", "on", "--imds-endpoint", imds.url, "--imds-poll", "1", "--join-window", "3000",
+                  "--imds", "on", "--imds-endpoint", imds.url, "--imds-poll", "1", "--join-window", "3000", "--drain-lead", "3",
                   "--cluster-name", "shop-prod",
                   node=NODE)
     started = []
@@ -149,7 +149,8 @@ def main():
         api.delete("pods", "shop", "api-4d2f")
         time.sleep(max(0.0, deadline - time.time() - 0.5))
         stubborn.kill("KILL")
-        agent.wait_for(lambda r: r["type"] == "node.drain_report", timeout=10, what="the drain report")
+        agent.wait_for(lambda r: r["type"] == "node.drain_report" and r["drain"]["final"], timeout=10,
+                       what="the final drain report")
         rc, took = agent.stop()
     finally:
         if agent.proc and agent.proc.poll() is None:

@@ -29,7 +29,8 @@ struct interruption {
 	struct interruption_options opts;
 	struct interruption_info info;
 	struct claim claims[ISRC_COUNT];
-	bool drain_pending;
+	bool drain_pending;       /* the report before the deadline is owed */
+	bool final_pending;       /* the final one, at the deadline, is owed */
 	bool counted;             /* its metric (Interruptions or Disruptions) is counted */
 	enum interruption_kind counted_kind;
 	uint32_t updates;         /* updated records of this one (their ids) */
@@ -37,7 +38,8 @@ struct interruption {
 	uint64_t stale;           /* notices ignored as history */
 	char withdrawn[256];      /* what the last withdrawal was, for the record that ends it */
 	int64_t suspended_at_arm; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when opened: grows only while asleep */
-	uint64_t deadline_timer;  /* the drain report's */
+	uint64_t deadline_timer;  /* the report's: the deadline minus the lead */
+	uint64_t final_timer;     /* the final report's: the deadline */
 	uint64_t check_timer;     /* the next clock check: a maintenance due, a deadline's margin, an Event's age */
 };
 
@@ -107,6 +109,7 @@ void interruption_free(struct interruption *it)
 	if (!it)
 		return;
 	loop_timer_del(it->opts.loop, it->deadline_timer);
+	loop_timer_del(it->opts.loop, it->final_timer);
 	loop_timer_del(it->opts.loop, it->check_timer);
 	free(it);
 }
@@ -241,13 +244,22 @@ static size_t add_deadline(const struct interruption *it, char *buf, size_t len)
 
 /* ---- timers ---- */
 
-static void on_deadline(struct loop *loop, uint64_t id, void *data)
+static void on_lead(struct loop *loop, uint64_t id, void *data)
 {
 	struct interruption *it = data;
 
 	it->deadline_timer = 0;
 	if (it->info.open && it->drain_pending && it->opts.due)
-		it->opts.due(it->opts.ctx, &it->info);
+		it->opts.due(it->opts.ctx, &it->info, false);
+}
+
+static void on_deadline(struct loop *loop, uint64_t id, void *data)
+{
+	struct interruption *it = data;
+
+	it->final_timer = 0;
+	if (it->info.open && it->final_pending && it->opts.due)
+		it->opts.due(it->opts.ctx, &it->info, true);
 }
 
 static void on_check(struct loop *loop, uint64_t id, void *data)
@@ -295,14 +307,29 @@ static void schedule_check(struct interruption *it)
 	it->check_timer = next ? loop_timer_add(it->opts.loop, ms_until(it, next), on_check, it) : 0;
 }
 
-static void arm(struct interruption *it)
+/* The reports owed (fresh: it opened, or was taken over) and their timers: the report a lead
+ * before the deadline, the final one at it; a disruption has no deadline: its report comes when
+ * its drain ends or it ends. */
+static void arm(struct interruption *it, bool fresh)
 {
-	it->drain_pending = true;
+	int64_t deadline = it->info.deadline_ns;
+
+	if (fresh) {
+		it->drain_pending = true;
+		it->final_pending = deadline != 0;
+	} else if (deadline && !it->final_pending && it->drain_pending) {
+		it->final_pending = true; /* a deadline where there was none (a disruption became a spot one) */
+	}
 	if (it->opts.loop) {
 		loop_timer_del(it->opts.loop, it->deadline_timer);
-		it->deadline_timer = it->info.deadline_ns ?
-					     loop_timer_add(it->opts.loop, ms_until(it, it->info.deadline_ns), on_deadline, it) :
+		loop_timer_del(it->opts.loop, it->final_timer);
+		it->deadline_timer = deadline && it->drain_pending ?
+					     loop_timer_add(it->opts.loop, ms_until(it, deadline - it->opts.drain_lead_ns),
+							    on_lead, it) :
 					     0;
+		it->final_timer = deadline && it->final_pending ?
+					  loop_timer_add(it->opts.loop, ms_until(it, deadline), on_deadline, it) :
+					  0;
 	}
 	if (it->opts.armed)
 		it->opts.armed(it->opts.ctx, &it->info);
@@ -345,10 +372,11 @@ static void end(struct interruption *it, enum interruption_end how, const char *
 							       how == IEND_HAPPENED ? "it happened" : "it did not happen", why);
 	emit(it, "ended", NULL, summary, 0xe);
 	loop_timer_del(it->opts.loop, it->deadline_timer);
-	it->deadline_timer = 0;
+	loop_timer_del(it->opts.loop, it->final_timer);
+	it->deadline_timer = it->final_timer = 0;
 	if (it->opts.ended)
 		it->opts.ended(it->opts.ctx, in);
-	it->drain_pending = false;
+	it->drain_pending = it->final_pending = false;
 	in->reason[0] = '\0'; /* the next disruption's reason comes with it */
 	schedule_check(it);
 }
@@ -409,7 +437,7 @@ static void evaluate(struct interruption *it)
 		if (n < sizeof(summary))
 			snprintf(summary + n, sizeof(summary) - n, ", %u pod%s on the node", it->pods, it->pods == 1 ? "" : "s");
 		emit(it, "opened", NULL, summary, 0);
-		arm(it);
+		arm(it, true);
 		schedule_check(it);
 		return;
 	}
@@ -428,7 +456,7 @@ static void evaluate(struct interruption *it)
 		add_deadline(it, summary + n, sizeof(summary) - n);
 	emit(it, "updated", &ch, summary, UPDATE_ID_PART + ++it->updates);
 	if (in->deadline_ns != was.deadline_ns)
-		arm(it);
+		arm(it, false);
 	schedule_check(it);
 }
 
@@ -584,21 +612,27 @@ void interruption_check(struct interruption *it)
 
 /* ---- the drain report ---- */
 
-bool interruption_drain_pending(const struct interruption *it)
+bool interruption_drain_pending(const struct interruption *it, bool final)
 {
-	return it->drain_pending;
+	return final ? it->final_pending || it->drain_pending : it->drain_pending;
 }
 
 bool interruption_drain_due(const struct interruption *it, int64_t now_ns)
 {
-	return it->drain_pending && it->info.open && it->info.deadline_ns && now_ns >= it->info.deadline_ns;
+	return it->drain_pending && it->info.open && it->info.deadline_ns &&
+	       now_ns >= it->info.deadline_ns - it->opts.drain_lead_ns;
 }
 
-void interruption_drain_reported(struct interruption *it)
+void interruption_drain_reported(struct interruption *it, bool final)
 {
 	it->drain_pending = false;
 	loop_timer_del(it->opts.loop, it->deadline_timer);
 	it->deadline_timer = 0;
+	if (final) {
+		it->final_pending = false;
+		loop_timer_del(it->opts.loop, it->final_timer);
+		it->final_timer = 0;
+	}
 }
 
 /* ---- checkpoint ---- */
@@ -756,7 +790,8 @@ void interruption_restore(struct interruption *it, const cJSON *o)
 	/* the same boot, long past its deadline: it did not happen (or the node slept through it) */
 	if (end_if_long_past(it, now))
 		return;
-	/* the same interruption: its record is out, its drain report is still due */
-	arm(it);
+	/* the same interruption: its record is out, its drain reports are due again (the pages
+	 * already in the file are not written twice) */
+	arm(it, true);
 	schedule_check(it);
 }

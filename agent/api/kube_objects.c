@@ -155,6 +155,9 @@ static void decode_statuses(struct kube_pod *p, const cJSON *list)
 			snprintf(k->state, sizeof(k->state), "waiting");
 		COPY(k->waiting_reason, get(state, "waiting"), "reason");
 		decode_terminated(state, &k->terminated);
+		/* the current state is the status's container: name it when its block does not */
+		if (k->terminated.set && !k->terminated.container_id[0])
+			memcpy(k->terminated.container_id, k->container_id, sizeof(k->container_id));
 		decode_terminated(get(s, "lastState"), &k->last_terminated);
 	}
 }

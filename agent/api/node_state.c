@@ -150,6 +150,26 @@ const struct kube_pod *node_state_pod(const struct node_state *ns, const char *u
 	return m.found;
 }
 
+static void count_to_drain(void *ctx, uint64_t key, void *value)
+{
+	const struct kube_pod *p = &((const struct pod_entry *)value)->pod;
+
+	/* a DaemonSet's pods and static pods stay to the end: nothing drains them */
+	if (!strcmp(p->owner_kind, "DaemonSet") || p->mirror_of[0] || !strcmp(p->owner_kind, "Node"))
+		return;
+	if (!strcmp(p->phase, "Succeeded") || !strcmp(p->phase, "Failed"))
+		return;
+	(*(uint32_t *)ctx)++;
+}
+
+uint32_t node_state_pods_to_drain(const struct node_state *ns)
+{
+	uint32_t n = 0;
+
+	u64map_each(ns->pods, count_to_drain, &n);
+	return n;
+}
+
 uint32_t node_state_pod_count(const struct node_state *ns)
 {
 	return u64map_count(ns->pods);

@@ -71,6 +71,9 @@ static const struct option_def options[] = {
 	{ "imds-recheck", "NODETRAIL_IMDS_RECHECK", "300",
 	  "with --imds auto, after the token request was refused (not on EC2): seconds between asking again",
 	  U32(imds_recheck_s), NULL },
+	{ "drain-lead", "NODETRAIL_DRAIN_LEAD", "15",
+	  "seconds before an interruption's deadline when its drain report is written (Fluent Bit ships it before "
+	  "the instance goes); a final one follows at the deadline", U32(drain_lead_s), NULL },
 	{ "join-window", "NODETRAIL_JOIN_WINDOW_MS", "5000",
 	  "milliseconds a container record waits for the API's status of the container (with --api)",
 	  U32(join_window_ms), NULL },

@@ -11,12 +11,54 @@
 
 struct sink {
 	struct writer *writer;
-	struct idset *ids;        /* facts already written, this run or before */
+	struct idset *ids;        /* facts whose lines are in the file, this run or before */
+	struct idset *queued;     /* facts queued this run (written or not): not queued twice */
+	/* the ids of the lines queued and not yet in the file, in order (the writer never reorders):
+	 * bounded by the writer's queue, whose lines are at least PREFIX_LEN bytes */
+	uint64_t *pending;
+	size_t pending_head, pending_n, pending_cap;
 	uint64_t seq;
 	uint64_t written;
 	char *encode_buf;         /* SINK_ENCODE_MAX */
 	struct sink_stats stats;
 };
+
+/* the writer wrote (or lost) the next n lines queued */
+static void lines_done(void *ctx, uint64_t n, bool written)
+{
+	struct sink *s = ctx;
+
+	for (; n && s->pending_n; n--) {
+		uint64_t id = s->pending[s->pending_head];
+
+		s->pending_head = (s->pending_head + 1) % s->pending_cap;
+		s->pending_n--;
+		if (written)
+			idset_check_add(s->ids, id);
+		else
+			s->stats.lost++;
+	}
+}
+
+static int pending_push(struct sink *s, uint64_t id)
+{
+	if (s->pending_n == s->pending_cap) {
+		size_t cap = s->pending_cap ? 2 * s->pending_cap : 256;
+		uint64_t *more = malloc(cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->pending_n; i++)
+			more[i] = s->pending[(s->pending_head + i) % s->pending_cap];
+		free(s->pending);
+		s->pending = more;
+		s->pending_cap = cap;
+		s->pending_head = 0;
+	}
+	s->pending[(s->pending_head + s->pending_n) % s->pending_cap] = id;
+	s->pending_n++;
+	return 0;
+}
 
 int sink_new(struct writer *writer, uint32_t dedup_cap, struct sink **ret)
 {
@@ -26,10 +68,11 @@ int sink_new(struct writer *writer, uint32_t dedup_cap, struct sink **ret)
 		return -ENOMEM;
 	s->writer = writer;
 	s->encode_buf = malloc(SINK_ENCODE_MAX);
-	if (!s->encode_buf || idset_new(dedup_cap, &s->ids) < 0) {
+	if (!s->encode_buf || idset_new(dedup_cap, &s->ids) < 0 || idset_new(dedup_cap, &s->queued) < 0) {
 		sink_free(s);
 		return -ENOMEM;
 	}
+	writer_set_done(writer, lines_done, s);
 	*ret = s;
 	return 0;
 }
@@ -39,6 +82,8 @@ void sink_free(struct sink *s)
 	if (!s)
 		return;
 	idset_free(s->ids);
+	idset_free(s->queued);
+	free(s->pending);
 	free(s->encode_buf);
 	free(s);
 }
@@ -46,11 +91,12 @@ void sink_free(struct sink *s)
 void sink_emit(void *ctx, struct record *r)
 {
 	struct sink *s = ctx;
+	uint64_t id = hash_str(r->record_id);
 	int n, err;
 
 	/* the same fact twice (a relist after a restart, a replayed watch) is
 	 * written once; agent.status ids are unique per status anyway */
-	if (idset_check_add(s->ids, hash_str(r->record_id))) {
+	if (idset_contains(s->ids, id) || idset_contains(s->queued, id)) {
 		s->stats.duplicates++;
 		log_debug("record %s %s already written, skipping", record_type_name(r->type), r->record_id);
 		return;
@@ -58,16 +104,24 @@ void sink_emit(void *ctx, struct record *r)
 	r->seq = s->seq + 1;
 	n = record_encode(r, s->encode_buf, SINK_ENCODE_MAX);
 	if (n < 0) {
+		/* not written, and not marked: the fact is not claimed by a line the file lacks */
 		s->stats.dropped++;
 		log_warn("failed to encode a %s record: %s, dropping it", record_type_name(r->type), strerror(-n));
 		return;
 	}
+	if (pending_push(s, id) < 0) {
+		s->stats.dropped++;
+		log_warn("out of memory for a %s record, dropping it", record_type_name(r->type));
+		return;
+	}
 	err = writer_append(s->writer, clock_ns(CLOCK_REALTIME), s->encode_buf, (size_t)n);
 	if (err < 0) {
+		s->pending_n--; /* never queued: the writer will not tell of it */
 		s->stats.dropped++;
 		log_warn("record queue full (%s), dropping a %s record", strerror(-err), record_type_name(r->type));
 		return;
 	}
+	idset_check_add(s->queued, id);
 	s->seq++;
 	s->written++;
 	s->stats.by_type[(unsigned)r->type < RECORD_NTYPES ? r->type : 0]++;
@@ -103,4 +157,5 @@ void sink_get_stats(const struct sink *s, struct sink_stats *ret)
 	ret->dedup_ids = idset_count(s->ids);
 	ret->dedup_cap = idset_cap(s->ids);
 	ret->dedup_forgotten = idset_forgotten(s->ids);
+	ret->in_flight = s->pending_n;
 }

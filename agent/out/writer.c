@@ -49,8 +49,22 @@ struct writer {
 	bool sync_owed;           /* an fsync is owed once written reaches sync_upto */
 	uint64_t sync_upto;
 	uint64_t retry_timer;     /* a loop timer after a failure, 0 if none */
+	writer_done_cb done;      /* told of lines written (or lost), in order */
+	void *done_ctx;
 	struct writer_stats stats;
 };
+
+void writer_set_done(struct writer *w, writer_done_cb cb, void *ctx)
+{
+	w->done = cb;
+	w->done_ctx = ctx;
+}
+
+static void lines_done(struct writer *w, uint64_t n, bool written)
+{
+	if (n && w->done)
+		w->done(w->done_ctx, n, written);
+}
 
 static int open_file(struct writer *w, const char **ret_detail)
 {
@@ -331,6 +345,7 @@ static int check_identity(struct writer *w)
 		w->written += skip;
 		w->batch_lines--;
 		w->stats.dropped++;
+		lines_done(w, 1, false);
 	}
 	w->mid_line = false;
 	return 0;
@@ -458,6 +473,7 @@ static void on_written(void *ctx, int res)
 	w->batch_done += (size_t)res;
 	w->mid_line = w->batch.data[w->batch_done - 1] != '\n';
 	w->stats.last_error = 0;
+	lines_done(w, lines, true);
 	if (w->batch_done == w->batch.len) {
 		w->batch.len = w->batch_done = 0;
 		/* a burst grew it: memory follows what is in use, not the largest burst */

@@ -87,6 +87,9 @@ class Cgroups:
                         time.sleep(0.01)
 
 
+LINES = {}  # container id -> the line of an incomplete record, to show
+
+
 def exits_seen(agent, seen):
     """Note every container.exited in the record files in seen: id -> "complete" (joined, exit code 3 on
     both sides) or what it lacked."""
@@ -103,6 +106,7 @@ def exits_seen(agent, seen):
             seen[rec["container"]["id"]] = "complete"
         elif seen.get(rec["container"]["id"]) != "complete":
             seen[rec["container"]["id"]] = "+".join(rec["sources"]) + f" exit {k.get('exit_code')}/{a.get('exit_code')}"
+            LINES[rec["container"]["id"]] = line
 
 
 def main():
@@ -118,7 +122,7 @@ def main():
     agent = Agent("--api", "on", "--api-server", api.url, "--token-file", api.token_file, "--ca-file",
                   api.ca_file, "--imds", "off", "--status-interval", "60", "--metrics-addr", f"127.0.0.1:{port}",
                   node=NODE).start()
-    standing, samples, seen, ids = [], [], {}, []
+    standing, samples, seen, ids, timing = [], [], {}, [], {}
     out = {}
     try:
         time.sleep(2)
@@ -135,10 +139,12 @@ def main():
             api.upsert("pods", pod(uid, name, cid, {"running": {}}))
             cg = Cgroups(uid, cid)
             code = cg.run(3)
+            ran = time.time()
             api.upsert("pods", pod(uid, name, cid, {"terminated": {"exitCode": code, "reason": "Error"}}))
             api.delete("pods", "bench", name)
             cg.remove()
             ids.append(cid)
+            timing[cid] = (ran - t0, time.time() - ran)
             if n % 100 == 0:
                 samples.append((n,) + memory_kib(agent.proc.pid) + (window_ids(port) if n % 1000 == 0 else 0,))
             if n % 1000 == 0:
@@ -207,6 +213,10 @@ def main():
         missing = [i + 1 for i, c in enumerate(ids) if seen.get(c) != "complete"]
         print(f"incomplete: {lacking}, lifecycles {missing[0]}..{missing[-1]}; the agent's last status: "
               f"{json.dumps(stopped)}")
+        for c in [c for c in ids if seen.get(c) != "complete"][:5]:
+            at, took_api = timing[c]
+            print(f"incomplete lifecycle: exited {at:.3f} s into the run, its API updates took {took_api * 1000:.1f} ms "
+                  f"to queue; record: {LINES.get(c, 'none')}")
     if CHECK and problems:
         print("lifecycles: FAIL: " + "; ".join(problems))
         return 1

@@ -4,7 +4,13 @@
  *
  * Every operation passes through to BACKING, except that while stalled
  * (after SIGUSR1) write and fsync requests wait until SIGUSR2 releases
- * them; lookups, opens, renames and reads go on. This is a disk that
+ * them; lookups, opens, renames and reads go on. SIGHUP reads a byte
+ * budget from BACKING/../stall-budget: writes go on until that many bytes
+ * are written (the one that crosses it is cut short, mid-line), then it
+ * stalls; -1 lifts the budget; -2 fails the held and later writes with EIO
+ * (the disk gone: a process killed mid-write can exit, its io_uring waits
+ * for the write). A disk filling up mid-report, or a node that goes down
+ * between two lines, as a test needs it. This is a disk that
  * stops accepting data, as a test of the agent's loop needs one: a
  * throttled loop device does not stall buffered writes, device-mapper is
  * not available here, and FUSE passes every write(2) to this process. */
@@ -29,6 +35,8 @@ static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
 static int stalled;
 static unsigned long held;        /* requests that waited at the gate */
+static long long budget = -1;     /* bytes written before stalling; -1: no budget */
+static int failing;               /* budget -2: the disk is gone, writes fail with EIO */
 
 static void real(const char *path, char out[PATH_MAX])
 {
@@ -56,6 +64,27 @@ static void *signals(void *arg)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		pthread_mutex_lock(&gate_lock);
+		if (sig == SIGHUP) {
+			char file[PATH_MAX + 32];
+			FILE *f;
+
+			snprintf(file, sizeof(file), "%s/../stall-budget", backing);
+			f = fopen(file, "r");
+			if (!f || fscanf(f, "%lld", &budget) != 1)
+				budget = -1;
+			if (f)
+				fclose(f);
+			fprintf(stderr, "stallfs: budget %lld bytes\n", budget);
+			failing = budget == -2;
+			if (failing) {
+				/* what waits at the gate fails now, as later writes do */
+				budget = -1;
+				stalled = 0;
+				pthread_cond_broadcast(&gate_open);
+			}
+			pthread_mutex_unlock(&gate_lock);
+			continue;
+		}
 		stalled = sig == SIGUSR1;
 		if (!stalled)
 			pthread_cond_broadcast(&gate_open);
@@ -130,6 +159,25 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off, st
 	ssize_t n;
 
 	gate();
+	pthread_mutex_lock(&gate_lock);
+	if (failing) {
+		pthread_mutex_unlock(&gate_lock);
+		return -EIO;
+	}
+	if (budget >= 0 && (long long)size >= budget) {
+		/* the write that spends the budget is cut short; the next ones wait */
+		size = (size_t)budget;
+		budget = -1;
+		stalled = 1;
+		fprintf(stderr, "stallfs: budget spent, %zu bytes of this write taken, stalled\n", size);
+	} else if (budget >= 0) {
+		budget -= (long long)size;
+	}
+	pthread_mutex_unlock(&gate_lock);
+	if (size == 0) {
+		gate();
+		return failing ? -EIO : 0;
+	}
 	n = pwrite((int)fi->fh, buf, size, off);
 	return n < 0 ? -errno : (int)n;
 }
@@ -137,6 +185,8 @@ static int s_write(const char *path, const char *buf, size_t size, off_t off, st
 static int s_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	gate();
+	if (failing)
+		return -EIO;
 	return (datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh)) < 0 ? -errno : 0;
 }
 
@@ -273,6 +323,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread fuse starts inherits it */
 	pthread_create(&t, NULL, signals, &set);
 	argv[1] = argv[0];

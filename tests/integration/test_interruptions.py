@@ -105,7 +105,8 @@ class Interruptions(DrainBase):
         self.assertEqual(t["api"]["cause"], "evicted")
         self.assertEqual(t["api"]["during_interruption"]["kind"], "spot_interruption")
         self.assertIn("during a spot interruption", t["summary"])
-        d = self.agent.wait_for(lambda r: r["type"] == "node.drain_report" and r["drain"].get("kind") == "spot_interruption",
+        d = self.agent.wait_for(lambda r: r["type"] == "node.drain_report" and r["drain"].get("kind") == "spot_interruption"
+                                and r["drain"]["final"],
                                 timeout=20, what="the spot interruption's report")
         self.assertEqual(d["drain"]["reported"], "at the deadline")
         self.assertTrue(d["summary"].startswith("spot interruption drain of node"), d["summary"])

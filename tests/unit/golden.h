@@ -4,7 +4,7 @@
  * Each record is compared whole, after what depends on the clock is
  * normalised: RFC 3339 times (alone or inside a text) become "<time>", the
  * ids of records whose identity is a clock reading (an interruption's
- * notice time) become "<id>", and durations measured between two clock
+ * notice time) and drain ids become "<id>", and durations measured between two clock
  * readings of the test itself become "<s>". Include after cmocka.h. */
 #ifndef NODETRAIL_GOLDEN_H
 #define NODETRAIL_GOLDEN_H
@@ -53,7 +53,9 @@ static inline void golden_normalise(cJSON *o, bool clock_id)
 		if (cJSON_IsString(item)) {
 			char *copy = strdup(item->valuestring);
 
-			if (clock_id && item->string && !strcmp(item->string, "record_id"))
+			/* a drain's id is its interruption's notice time, wherever it is */
+			if (item->string && ((clock_id && !strcmp(item->string, "record_id")) ||
+					     !strcmp(item->string, "drain_id")))
 				snprintf(copy, strlen(copy) + 1, "%s", strlen(copy) >= 4 ? "<id>" : copy);
 			golden_mask_times(copy);
 			cJSON_SetValuestring(item, copy);

@@ -82,13 +82,15 @@ struct interruption_options {
 	/* opened, its deadline moved, or taken over from the checkpoint: a drain
 	 * report is due at info->deadline_ns (may be NULL) */
 	void (*armed)(void *ctx, const struct interruption_info *info);
-	/* the deadline is reached and the drain report still pending (with a loop; may be NULL) */
-	void (*due)(void *ctx, const struct interruption_info *info);
+	/* a drain report is due (with a loop; may be NULL): the report, a lead before the deadline,
+	 * or the final one (final), at the deadline */
+	void (*due)(void *ctx, const struct interruption_info *info, bool final);
 	/* it ended; a drain report still pending is due now (may be NULL) */
 	void (*ended)(void *ctx, const struct interruption_info *info);
 	void *ctx;
 	struct loop *loop;        /* its deadlines run here; NULL: the caller asks interruption_drain_due */
 	int64_t (*clock)(clockid_t id); /* NULL: the system's clocks (tests move time) */
+	int64_t drain_lead_ns;    /* the report is due this long before the deadline */
 };
 
 struct interruption;
@@ -126,11 +128,14 @@ void interruption_risk(struct interruption *it, const char *source, const char *
 
 const struct interruption_info *interruption_get(const struct interruption *it);
 
-/* The drain report: pending from arming until reported; due once the
- * deadline (CLOCK_REALTIME now_ns) is reached. */
-bool interruption_drain_pending(const struct interruption *it);
+/* The drain reports: the report (before the deadline, when the drain
+ * ends, or at an agent stop) and the final one (at the deadline). Pending
+ * from opening (or taking over) until reported; final: is any still owed.
+ * The report is due once deadline - lead is reached (CLOCK_REALTIME
+ * now_ns). Reporting the final one also settles the report. */
+bool interruption_drain_pending(const struct interruption *it, bool final);
 bool interruption_drain_due(const struct interruption *it, int64_t now_ns);
-void interruption_drain_reported(struct interruption *it);
+void interruption_drain_reported(struct interruption *it, bool final);
 
 /* Check the clock now: a due maintenance opens, a deadline long past ends
  * ("did not happen", or "happened" after a sleep). The loop's timers do this;

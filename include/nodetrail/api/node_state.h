@@ -85,6 +85,8 @@ int node_state_restore(struct node_state *ns, const cJSON *doc);
 
 const struct kube_pod *node_state_pod(const struct node_state *ns, const char *uid);
 uint32_t node_state_pod_count(const struct node_state *ns);
+/* Pods a drain still has to move: not a DaemonSet's or a static pod, not ended (Succeeded, Failed). */
+uint32_t node_state_pods_to_drain(const struct node_state *ns);
 void node_state_get_stats(const struct node_state *ns, struct node_state_stats *ret);
 const char *kube_resource_name(enum kube_resource res);
 

@@ -67,6 +67,12 @@ void writer_free(struct writer *w);
  * Returns 0, or -ENOBUFS if the queue is full (counted as dropped). */
 int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len);
 
+/* Told as lines reach the file: n lines, in the order they were appended, written whole
+ * (written) or lost (a line cut by the file's replacement). Lines refused by writer_append are
+ * never told. */
+typedef void (*writer_done_cb)(void *ctx, uint64_t n, bool written);
+void writer_set_done(struct writer *w, writer_done_cb cb, void *ctx);
+
 /* Start writing what is queued, unless a write is in flight (its
  * completion goes on) or a retry is pending. Never waits. Returns the last
  * write's error, 0 when none. */

@@ -149,18 +149,35 @@ static void test_imds_time_beats_the_estimate(void **state)
 	assert_true(interruption_get(f->it)->deadline_exact);
 }
 
+/* the report is due a lead before the deadline (Fluent Bit ships it while the node is there), the
+ * final one at the deadline; each once */
 static void test_drain_due_once(void **state)
 {
-	struct fx *f = *state;
+	struct fx *f = *state, g = { 0 };
+	struct interruption_options o = { .node = &f->node, .emit = capture, .emit_ctx = &g, .clock = fake_clock,
+					  .drain_lead_ns = 15 * S };
+	struct interruption *it;
 
-	assert_false(interruption_drain_pending(f->it));
+	assert_false(interruption_drain_pending(f->it, false));
 	claim(f, ISRC_IMDS_ACTION, INTERRUPTION_SPOT, T0 + 120 * S, "terminate", NULL);
 	HAS(f->json[0], "\"imds\":{");
-	assert_true(interruption_drain_pending(f->it));
+	assert_true(interruption_drain_pending(f->it, false));
+	assert_true(interruption_drain_pending(f->it, true));
 	assert_false(interruption_drain_due(f->it, T0 + 120 * S - 1));
 	assert_true(interruption_drain_due(f->it, T0 + 120 * S));
-	interruption_drain_reported(f->it);
+	interruption_drain_reported(f->it, false);
 	assert_false(interruption_drain_due(f->it, T0 + 130 * S));
+	assert_true(interruption_drain_pending(f->it, true)); /* the final one is still owed */
+	interruption_drain_reported(f->it, true);
+	assert_false(interruption_drain_pending(f->it, true));
+
+	assert_int_equal(interruption_new(&o, &it), 0);
+	interruption_claim(it, &(struct interruption_notice){ .src = ISRC_IMDS_ACTION, .kind = INTERRUPTION_SPOT,
+							       .deadline_ns = T0 + 120 * S, .exact = true }, 0);
+	assert_false(interruption_drain_due(it, T0 + 105 * S - 1));
+	assert_true(interruption_drain_due(it, T0 + 105 * S));
+	/* a disruption has no deadline: its report is never due by the clock, it is owed until it ends */
+	interruption_free(it);
 }
 
 /* Karpenter consolidates, then cancels (its taint removed): the disruption ends, withdrawn. Then a
@@ -342,7 +359,7 @@ static void test_restore(void **state)
 	assert_string_equal(interruption_get(it2)->source, "taint");
 	assert_int_equal(interruption_get(it2)->deadline_ns, T0 + 120 * S);
 	assert_int_equal(interruption_get(it2)->kind, INTERRUPTION_SPOT);
-	assert_true(interruption_drain_pending(it2));
+	assert_true(interruption_drain_pending(it2, false));
 	interruption_restore(it2, NULL); /* nothing to take over: nothing changes */
 	assert_true(interruption_get(it2)->open);
 
@@ -435,7 +452,7 @@ static void test_rebalance_is_a_risk(void **state)
 	HAS(f->json[0], "rebalance recommendation at ");
 	assert_false(interruption_get(f->it)->open);
 	assert_int_equal(f->counts[0].interruptions + f->counts[0].disruptions, 0);
-	assert_false(interruption_drain_pending(f->it));
+	assert_false(interruption_drain_pending(f->it, false));
 }
 
 int main(void)

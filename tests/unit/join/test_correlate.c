@@ -12,6 +12,8 @@
 #include "nodetrail/base/clock.h"
 #include "nodetrail/join/correlate.h"
 #include "nodetrail/out/encode.h"
+#include "nodetrail/out/sink.h"
+#include "nodetrail/out/writer.h"
 #include "golden.h"
 #include "testutil.h"
 
@@ -717,19 +719,23 @@ static void test_exit_pod_deleted_first(void **state)
 	"{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"terminated\":" \
 	"{\"exitCode\":3,\"reason\":\"Error\",\"containerID\":\"containerd://" CTR_ID "\"}}}"
 
+/* a terminated state that does not repeat the status's containerID: the status's container it is */
+#define TERMINATED_3_STATUS_NO_ID                                                                       \
+	"{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"terminated\":" \
+	"{\"exitCode\":3,\"reason\":\"Error\"}}}"
+
 /* the API reports the exit and the pod is deleted before the kernel's exit is read (a late ring-buffer
- * wakeup): the kernel's record still joins the API's report, once */
-static void test_exit_api_reported_and_deleted_before_kernel(void **state)
+ * wakeup, seen under load): the kernel's record still joins the API's report, once */
+static void api_reported_and_deleted_before_kernel(struct jfx *f, const char *terminated)
 {
-	struct jfx *f = *state;
 	struct correlate_stats st;
 	const char *rec;
 	cJSON *o;
 
 	api_pod(f, RUNNING_STATUS);
 	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
-	api_pod(f, TERMINATED_3_STATUS);
-	api_pod_deleted(f, TERMINATED_3_STATUS);
+	api_pod(f, terminated);
+	api_pod_deleted(f, terminated);
 	assert_null(record_of(f, "container.exited")); /* the API's report waits for the kernel's */
 	exit_ev(f->c, CTR_CG, 4242, 3 << 8);
 	correlator_flush(f->c);
@@ -748,6 +754,16 @@ static void test_exit_api_reported_and_deleted_before_kernel(void **state)
 	assert_int_equal(st.joined, 1);
 	assert_int_equal(st.unconfirmed, 0);
 	assert_int_equal(st.api_only_exits, 0);
+}
+
+static void test_exit_api_reported_and_deleted_before_kernel(void **state)
+{
+	api_reported_and_deleted_before_kernel(*state, TERMINATED_3_STATUS);
+}
+
+static void test_exit_api_first_without_terminated_id(void **state)
+{
+	api_reported_and_deleted_before_kernel(*state, TERMINATED_3_STATUS_NO_ID);
 }
 
 static void test_graceful_eviction(void **state)
@@ -1014,6 +1030,165 @@ static void test_spot_interruption_three_pods(void **state)
 	assert_golden(&f->cap, "spot_interruption_three_pods");
 }
 
+/* ---- a drain of 250 pods, in pages ---- */
+
+struct pages {
+	int n;
+	char *json[256];
+	char ids[256][RECORD_ID_LEN + 1];
+};
+
+static void capture_page(void *ctx, struct record *r)
+{
+	struct pages *p = ctx;
+	char *buf = malloc(SINK_ENCODE_MAX);
+	int n;
+
+	if (r->type != RECORD_NODE_DRAIN_REPORT) { /* the interruption's own record, the exits */
+		free(buf);
+		return;
+	}
+	assert_true(p->n < 256);
+	n = record_encode(r, buf, SINK_ENCODE_MAX);
+	assert_true(n > 0);
+	/* each page is whole in one CRI line: "<30-byte time> stdout F " + json + newline */
+	assert_true(41 + n + 1 <= WRITER_MAX_LINE);
+	p->json[p->n] = buf;
+	snprintf(p->ids[p->n], sizeof(p->ids[0]), "%s", r->record_id);
+	p->n++;
+}
+
+#define DRAIN_PODS 250
+
+static void pod_ids(int i, char uid[40], char cid[3][65])
+{
+	snprintf(uid, 40, "%08x-0000-4000-8000-%012x", i, i);
+	for (int k = 0; k < 3; k++)
+		snprintf(cid[k], 65, "%056x%08x", i, k);
+}
+
+/* 250 pods of three containers: a third stop gracefully, a third are SIGKILLed, a third still run.
+ * The pages reassemble to exactly that: each pod on one page, each container once, each page under
+ * 16 KiB, every page with the totals; written again (as after a kill -9), the same pages */
+static void test_drain_of_250_pods_in_pages(void **state)
+{
+	struct record_node node = { .node_name = "node-a" };
+	struct cgroup_mode mode = { .name = "v2" };
+	struct pages pages = { 0 };
+	struct interruption_options io = { .node = &node, .emit = capture_page, .emit_ctx = &pages };
+	struct node_state_options no = { .node = &node, .emit = capture_page, .emit_ctx = &pages, .max_pods = 512 };
+	struct correlate_options o = { .node = &node, .boot_id = "boot", .mode = &mode, .max_cgroups = 2048,
+				       .emit = capture_page, .emit_ctx = &pages, .join_window_ms = 0 };
+	struct node_state_observer observer;
+	struct interruption *it;
+	struct node_state *ns;
+	struct correlator *c;
+	int64_t notice = real_now();
+	int seen[DRAIN_PODS] = { 0 }, verdicts[3] = { 0 }, first;
+	char uid[40], cid[3][65], path[256], json[2048];
+
+	(void)state;
+	assert_int_equal(interruption_new(&io, &it), 0);
+	no.interruption = it;
+	assert_int_equal(node_state_new(&no, &ns), 0);
+	o.api = ns;
+	o.interruption = it;
+	assert_int_equal(correlator_new(&o, &c), 0);
+	observer = correlator_observer(c);
+	node_state_set_observer(ns, &observer);
+	node_state_relist_begin(ns, KUBE_PODS);
+	node_state_relist_end(ns, KUBE_PODS);
+	mkdir_ev(c, ROOT_ID, 1, 0, "/kubepods");
+	mkdir_ev(c, QOS_ID, ROOT_ID, 1, "/kubepods/burstable");
+	for (int i = 0; i < DRAIN_PODS; i++) {
+		cJSON *obj;
+
+		pod_ids(i, uid, cid);
+		snprintf(json, sizeof(json),
+			 "{\"metadata\":{\"uid\":\"%s\",\"name\":\"shop-app-%03d\",\"namespace\":\"shop\"},"
+			 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"}]},"
+			 "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"containerID\":\"containerd://%s\",\"state\":{\"running\":{}}},"
+			 "{\"name\":\"b\",\"containerID\":\"containerd://%s\",\"state\":{\"running\":{}}},"
+			 "{\"name\":\"c\",\"containerID\":\"containerd://%s\",\"state\":{\"running\":{}}}]}}",
+			 uid, i, cid[0], cid[1], cid[2]);
+		obj = cJSON_Parse(json);
+		node_state_apply(ns, KUBE_PODS, KUBE_EV_ADDED, obj);
+		cJSON_Delete(obj);
+		snprintf(path, sizeof(path), "/kubepods/burstable/pod%s", uid);
+		mkdir_ev(c, 1000 + (uint64_t)i * 4, QOS_ID, 1, path);
+		for (int k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "/kubepods/burstable/pod%.39s/%.64s", uid, cid[k]);
+			mkdir_ev(c, 1001 + (uint64_t)i * 4 + (uint64_t)k, 1000 + (uint64_t)i * 4, 1, path);
+			exec_ev(c, 1001 + (uint64_t)i * 4 + (uint64_t)k, 10000 + (uint32_t)(i * 4 + k), 1, 1, "app");
+		}
+	}
+	interruption_claim(it, &(struct interruption_notice){ .src = ISRC_IMDS_ACTION, .kind = INTERRUPTION_SPOT,
+							       .deadline_ns = notice + 120000000000LL, .exact = true,
+							       .detail = "terminate" }, DRAIN_PODS);
+	for (int i = 0; i < DRAIN_PODS; i++)
+		for (int k = 0; k < 3 && i % 3 != 2; k++) {
+			uint64_t cg = 1001 + (uint64_t)i * 4 + (uint64_t)k;
+			uint32_t tgid = 10000 + (uint32_t)(i * 4 + k);
+
+			signal_ev_at(c, cg, tgid, 15, HOST_CG, 0, "kubelet", boot_now(10));
+			if (i % 3 == 1)
+				signal_ev_at(c, cg, tgid, 9, HOST_CG, 0, "kubelet", boot_now(20));
+			exit_ev_at(c, cg, tgid, i % 3 == 0 ? 0 : 9, boot_now(30));
+		}
+	correlator_flush(c);
+	assert_int_equal(pages.n, 0);
+	correlator_drain_report(c, notice, notice + 120000000000LL, "before the deadline", false);
+	assert_true(pages.n > 1);
+	for (int p = 0; p < pages.n; p++) {
+		cJSON *doc = cJSON_Parse(pages.json[p]), *d = cJSON_GetObjectItem(doc, "drain"), *pod;
+
+		assert_non_null(d);
+		assert_null(cJSON_GetObjectItem(doc, "truncated"));
+		assert_int_equal((int)num_at(doc, "drain", "page"), p + 1);
+		assert_int_equal((int)num_at(doc, "drain", "pages"), pages.n);
+		assert_int_equal((int)num_at(doc, "drain", "pods"), DRAIN_PODS);
+		assert_int_equal((int)num_at(doc, "drain", "graceful"), 84 * 3);
+		assert_int_equal((int)num_at(doc, "drain", "killed"), 83 * 3);
+		assert_int_equal((int)num_at(doc, "drain", "still_running"), 83 * 3);
+		cJSON_ArrayForEach(pod, cJSON_GetObjectItem(d, "by_pod")) {
+			int i = (int)strtol(pod->string, NULL, 16);
+			const cJSON *ctr;
+
+			assert_true(i >= 0 && i < DRAIN_PODS);
+			seen[i]++;
+			assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pod, "containers")), 3);
+			snprintf(json, sizeof(json), "shop-app-%03d", i);
+			assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(pod, "name")), json);
+			cJSON_ArrayForEach(ctr, cJSON_GetObjectItem(pod, "containers")) {
+				const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(ctr, "verdict"));
+				int want = i % 3;
+
+				assert_string_equal(v, want == 0 ? "graceful" : want == 1 ? "killed" : "still_running");
+				verdicts[want]++;
+			}
+		}
+		cJSON_Delete(doc);
+	}
+	for (int i = 0; i < DRAIN_PODS; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(verdicts[0], 84 * 3);
+	assert_int_equal(verdicts[1], 83 * 3);
+	assert_int_equal(verdicts[2], 83 * 3);
+	/* the same report again (a restart between two pages): the same pages, by id, so the sink
+	 * writes only those not in the file yet */
+	first = pages.n;
+	correlator_drain_report(c, notice, notice + 120000000000LL, "before the deadline", false);
+	assert_int_equal(pages.n, 2 * first);
+	for (int p = 0; p < first; p++)
+		assert_string_equal(pages.ids[p], pages.ids[first + p]);
+	correlator_free(c);
+	node_state_free(ns);
+	interruption_free(it);
+	for (int i = 0; i < pages.n; i++)
+		free(pages.json[i]);
+}
+
 static void on_interruption_count(void *ctx, const struct interruption_info *info)
 {
 	(*(int *)ctx)++;
@@ -1123,6 +1298,7 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_join_oom_kernel_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_api_reported_and_deleted_before_kernel, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exit_api_first_without_terminated_id, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_static_pod_joins_its_mirror, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
@@ -1134,6 +1310,7 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_exit_only_the_api_saw, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_preemption, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_spot_interruption_three_pods, jsetup, jteardown),
+		cmocka_unit_test(test_drain_of_250_pods_in_pages),
 		cmocka_unit_test_setup_teardown(test_restart_mid_drain, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_restart_while_down, jsetup, jteardown),
 	};

@@ -130,12 +130,50 @@ static void test_queue_full(void **state)
 	assert_int_equal(writer_drain(f->writer, 5000), 0);
 }
 
+/* an id counts as written once its line is in the file: the checkpoint (which saves sink_ids) never
+ * claims a record the file lacks; a record that could not be encoded is not claimed either */
+static void test_written_on_completion(void **state)
+{
+	struct fx *f = *state;
+	struct record r = { .type = RECORD_NODE_DRAIN_REPORT, .node = &f->node };
+	struct sink_stats st;
+	char *big = malloc(SINK_ENCODE_MAX + 16), *text;
+
+	emit(f, RECORD_NODE_EVENT, "000000000000000d", false);
+	assert_false(idset_contains(sink_ids(f->sink), hash_str("000000000000000d")));
+	emit(f, RECORD_NODE_EVENT, "000000000000000d", false); /* queued already: once */
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.in_flight, 1);
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	assert_true(idset_contains(sink_ids(f->sink), hash_str("000000000000000d")));
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.in_flight, 0);
+
+	memset(big, 'x', SINK_ENCODE_MAX + 8);
+	big[SINK_ENCODE_MAX + 8] = '\0';
+	r.summary = big;
+	snprintf(r.record_id, sizeof(r.record_id), "000000000000000e");
+	sink_emit(f->sink, &r);
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_false(idset_contains(sink_ids(f->sink), hash_str("000000000000000e")));
+	emit(f, RECORD_NODE_DRAIN_REPORT, "000000000000000e", true); /* the same fact, now small enough */
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	text = file(f);
+	assert_non_null(strstr(text, "\"record_id\":\"000000000000000e\""));
+	assert_true(idset_contains(sink_ids(f->sink), hash_str("000000000000000e")));
+	free(text);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_once_and_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_synced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_written_on_completion, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
