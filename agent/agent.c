@@ -941,6 +941,7 @@ static void render_metrics(void *ctx, FILE *out)
 
 	snapshot(ctx, &s);
 	stats_prometheus(&s, out);
+	correlator_probe_metrics(((struct agent *)ctx)->correlator, out);
 }
 
 static int setup_metrics(struct agent *a)

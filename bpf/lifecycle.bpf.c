@@ -32,7 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cgroup_v2 = 0;          /* 1: key on the default hierarchy */
 const volatile __s32 target_hierarchy_id = 0; /* hierarchy whose mkdir/rmdir count */
 const volatile __u32 mark_victim_has_task = 1; /* 0: mark_victim(int pid), < 6.8 */
-const volatile __u32 capture_args = 0;       /* 1: argv of reported execs (opt-in, redacted in user space) */
+const volatile __u32 capture_args = 0;       /* 1: argv of every reported exec (opt-in, redacted in user space) */
 const volatile __u64 page_size = 4096;
 
 struct {
@@ -218,11 +218,14 @@ static __always_inline int on_exec(struct task_struct *task, struct linux_binprm
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	e->args_len = 0;
-	if (capture_args) {
+	e->args_total = 0;
+	/* an exec from outside always: user space tells the pod's probes and hooks by their argv */
+	if (capture_args || outside) {
 		struct mm_struct *mm = BPF_CORE_READ(task, mm);
 		unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
 		__u32 len = end > start ? (__u32)(end - start) : 0;
 
+		e->args_total = len;
 		if (len > NT_ARGS_LEN)
 			len = NT_ARGS_LEN;
 		/* the new image's argv, in the exec'ing task's own memory */

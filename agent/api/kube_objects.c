@@ -1,5 +1,6 @@
 /* Decoding of Pods, Nodes and Events. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -100,6 +101,172 @@ static struct kube_container *find_container(struct kube_pod *p, const char *nam
 	return NULL;
 }
 
+/* ---- exec probes and hooks ---- */
+
+uint64_t kube_argv_hash(const char *bytes, size_t captured, size_t total)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (captured > KUBE_ARGV_PREFIX)
+		captured = KUBE_ARGV_PREFIX;
+	if (captured > total)
+		captured = total;
+	for (size_t i = 0; i < captured; i++) {
+		h ^= (unsigned char)bytes[i];
+		h *= 0x100000001b3ULL;
+	}
+	for (int i = 0; i < 8; i++) {
+		h ^= (uint64_t)(total >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+const struct kube_exec *kube_container_exec(const struct kube_container *k, uint64_t hash, uint32_t len)
+{
+	for (int i = 0; i < k->nexecs; i++)
+		if (k->execs[i].hash == hash && k->execs[i].len == len)
+			return &k->execs[i];
+	return NULL;
+}
+
+/* argv bytes under construction: the first KUBE_ARGV_PREFIX kept, all counted */
+struct argv_bytes {
+	char buf[KUBE_ARGV_PREFIX];
+	size_t len;
+};
+
+static void argv_put(struct argv_bytes *a, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++, a->len++)
+		if (a->len < sizeof(a->buf))
+			a->buf[a->len] = s[i];
+}
+
+static const char *env_value(const cJSON *env, const char *name, size_t n)
+{
+	const cJSON *e;
+	const char *found = NULL;
+
+	/* the last definition wins, as in the kubelet's map; valueFrom ones are "" */
+	cJSON_ArrayForEach(e, env) {
+		const cJSON *nm = get(e, "name"), *v = get(e, "value");
+
+		if (cJSON_IsString(nm) && strlen(nm->valuestring) == n && !strncmp(nm->valuestring, name, n))
+			found = cJSON_IsString(v) ? v->valuestring : "";
+	}
+	return found;
+}
+
+/* one argument, with the kubelet's expansion of an exec probe's command
+ * (ExpandContainerCommandOnlyStatic): "$$" is "$", "$(NAME)" the value of
+ * NAME in the container's env when it is there, else kept as written; any
+ * other "$" stays */
+static void argv_put_expanded(struct argv_bytes *a, const char *s, const cJSON *env)
+{
+	while (*s) {
+		const char *close, *v;
+
+		if (s[0] != '$' || !s[1]) {
+			argv_put(a, s++, 1);
+			continue;
+		}
+		if (s[1] == '$') {
+			argv_put(a, "$", 1);
+			s += 2;
+		} else if (s[1] == '(' && (close = strchr(s + 2, ')'))) {
+			v = env ? env_value(env, s + 2, (size_t)(close - s - 2)) : NULL;
+			if (v)
+				argv_put(a, v, strlen(v));
+			else
+				argv_put(a, s, (size_t)(close + 1 - s));
+			s = close + 1;
+		} else {
+			argv_put(a, s, 2);
+			s += 2;
+		}
+	}
+}
+
+/* an exec handler's command into k's execs; expand: as for a probe, from env */
+static void decode_exec(struct kube_container *k, const cJSON *handler, enum kube_exec_kind kind, bool expand,
+			const cJSON *env)
+{
+	const cJSON *cmd = get(get(handler, "exec"), "command"), *arg;
+	struct argv_bytes a = { .len = 0 };
+	struct kube_exec *x = NULL;
+	uint64_t hash;
+	int threshold;
+
+	if (!cJSON_IsArray(cmd) || !cJSON_GetArraySize(cmd))
+		return;
+	cJSON_ArrayForEach(arg, cmd) {
+		if (!cJSON_IsString(arg))
+			return;
+		if (expand)
+			argv_put_expanded(&a, arg->valuestring, env);
+		else
+			argv_put(&a, arg->valuestring, strlen(arg->valuestring));
+		argv_put(&a, "", 1);
+	}
+	hash = kube_argv_hash(a.buf, a.len, a.len);
+	for (int i = 0; i < k->nexecs && !x; i++)
+		if (k->execs[i].hash == hash && k->execs[i].len == a.len)
+			x = &k->execs[i];
+	if (!x) {
+		if (k->nexecs >= KUBE_MAX_EXECS)
+			return;
+		x = &k->execs[k->nexecs++];
+		x->hash = hash;
+		x->len = (uint32_t)a.len;
+	}
+	x->kinds |= (uint8_t)kind;
+	threshold = (int)get_int(handler, "failureThreshold", 3);
+	threshold = threshold < 1 ? 1 : threshold > 255 ? 255 : threshold;
+	if (kind == KUBE_EXEC_LIVENESS)
+		x->liveness_threshold = (uint8_t)threshold;
+	else if (kind == KUBE_EXEC_STARTUP)
+		x->startup_threshold = (uint8_t)threshold;
+}
+
+/* what the checkpoint kept of them (kube_pod_encode): the hashes, not the commands */
+static void decode_saved_execs(struct kube_container *k, const cJSON *list)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, list) {
+		struct kube_exec *x;
+		char hex[24];
+
+		if (k->nexecs >= KUBE_MAX_EXECS)
+			return;
+		COPY(hex, o, "hash");
+		x = &k->execs[k->nexecs];
+		memset(x, 0, sizeof(*x));
+		if (sscanf(hex, "%16" SCNx64, &x->hash) != 1)
+			continue;
+		x->len = (uint32_t)get_int(o, "len", 0);
+		x->kinds = (uint8_t)get_int(o, "kinds", 0);
+		x->liveness_threshold = (uint8_t)get_int(o, "liveness_threshold", 0);
+		x->startup_threshold = (uint8_t)get_int(o, "startup_threshold", 0);
+		k->nexecs++;
+	}
+}
+
+static void decode_execs(struct kube_container *k, const cJSON *c)
+{
+	const cJSON *env = get(c, "env"), *lc = get(c, "lifecycle");
+
+	k->nexecs = 0;
+	decode_exec(k, get(c, "livenessProbe"), KUBE_EXEC_LIVENESS, true, env);
+	decode_exec(k, get(c, "readinessProbe"), KUBE_EXEC_READINESS, true, env);
+	decode_exec(k, get(c, "startupProbe"), KUBE_EXEC_STARTUP, true, env);
+	/* the kubelet runs a hook's command as written */
+	decode_exec(k, get(lc, "postStart"), KUBE_EXEC_POSTSTART, false, NULL);
+	decode_exec(k, get(lc, "preStop"), KUBE_EXEC_PRESTOP, false, NULL);
+	decode_saved_execs(k, get(c, "x-nodetrail-execs"));
+}
+
 static void decode_specs(struct kube_pod *p, const cJSON *list)
 {
 	const cJSON *c;
@@ -118,6 +285,7 @@ static void decode_specs(struct kube_pod *p, const cJSON *list)
 		COPY(k->image, c, "image");
 		COPY(mem, get(get(c, "resources"), "limits"), "memory");
 		k->memory_limit_bytes = kube_quantity_bytes(mem);
+		decode_execs(k, c);
 	}
 }
 
@@ -362,6 +530,30 @@ static void add_str(cJSON *o, const char *key, const char *s)
 		cJSON_AddStringToObject(o, key, s);
 }
 
+/* exec probes and hooks as hashes, under a key of our own: the commands are not kept */
+static void encode_execs(cJSON *spec, const struct kube_container *k)
+{
+	cJSON *list = k->nexecs ? cJSON_AddArrayToObject(spec, "x-nodetrail-execs") : NULL;
+
+	for (int i = 0; list && i < k->nexecs; i++) {
+		const struct kube_exec *x = &k->execs[i];
+		cJSON *o = cJSON_CreateObject();
+		char hex[24];
+
+		if (!o)
+			return;
+		cJSON_AddItemToArray(list, o);
+		snprintf(hex, sizeof(hex), "%016" PRIx64, x->hash);
+		cJSON_AddStringToObject(o, "hash", hex);
+		cJSON_AddNumberToObject(o, "len", x->len);
+		cJSON_AddNumberToObject(o, "kinds", x->kinds);
+		if (x->liveness_threshold)
+			cJSON_AddNumberToObject(o, "liveness_threshold", x->liveness_threshold);
+		if (x->startup_threshold)
+			cJSON_AddNumberToObject(o, "startup_threshold", x->startup_threshold);
+	}
+}
+
 static void encode_terminated(cJSON *parent, const char *key, const struct kube_terminated *t, const char *runtime)
 {
 	char full[128];
@@ -462,6 +654,7 @@ cJSON *kube_pod_encode(const struct kube_pod *p)
 			snprintf(num, sizeof(num), "%lld", (long long)k->memory_limit_bytes);
 			cJSON_AddStringToObject(lim, "memory", num);
 		}
+		encode_execs(sp, k);
 		cJSON_AddStringToObject(st, "name", k->name);
 		if (k->container_id[0]) {
 			snprintf(full, sizeof(full), "%s://%s", k->runtime[0] ? k->runtime : "containerd", k->container_id);

@@ -7,6 +7,7 @@
 #include "nodetrail/base/hash.h"
 #include "nodetrail/base/json.h"
 #include "nodetrail/base/redact.h"
+#include "nodetrail/api/kube_objects.h"
 #include "nodetrail/join/container_records.h"
 
 bool container_confirmed(const struct kube_pod *pod, const char *container_id)
@@ -21,6 +22,67 @@ bool container_confirmed(const struct kube_pod *pod, const char *container_id)
 static bool delivered(const struct signal_note *s)
 {
 	return s->result == SIGNAL_DELIVERED || s->result == SIGNAL_LOSE_INFO;
+}
+
+/* the container's exec probes and hooks, as counted (only those that ran) */
+static void probes_detail(cJSON *k, const struct container_state *st)
+{
+	cJSON *list = st->nprobes ? cJSON_AddArrayToObject(k, "exec_probes") : NULL;
+	char name[64];
+
+	for (uint32_t i = 0; list && i < st->nprobes; i++) {
+		const struct exec_probe *p = &st->probes[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return;
+		cJSON_AddItemToArray(list, o);
+		exec_probe_name(p->kinds, name, sizeof(name));
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddNumberToObject(o, "runs", p->runs);
+		cJSON_AddNumberToObject(o, "failures", p->failures);
+		cJSON_AddNumberToObject(o, "failures_in_a_row", p->in_a_row);
+		if (p->last_exit >= 0)
+			cJSON_AddNumberToObject(o, "last_exit_code", p->last_exit);
+		json_add_boot_time(o, "last_run_at", p->last_start_boot_ns);
+	}
+}
+
+/* Stopped by a signal from outside while its liveness (or startup) probe
+ * had failed as many times in a row as its failureThreshold: the kubelet's
+ * kill, and why. A passing probe (a kill for "definition changed", a pod's
+ * deletion) names nothing. */
+static void probe_kill(cJSON *k, const struct container_state *st, const struct nt_exit_event *ev, char *summary,
+		       size_t len)
+{
+	const struct exec_probe *p = container_failing_probe(st);
+	bool from_outside = false;
+	uint8_t kinds;
+	char name[64];
+	cJSON *o;
+	size_t n;
+
+	for (uint32_t i = 0; i < st->nsignals && !from_outside; i++)
+		from_outside = st->signals[i].target_tgid == ev->hdr.tgid && st->signals[i].sender == SENDER_EXTERNAL &&
+			       delivered(&st->signals[i]);
+	if (!p || !from_outside)
+		return;
+	/* a readiness probe never kills: of an argv shared with it, the liveness or startup probe did */
+	kinds = p->kinds & (KUBE_EXEC_LIVENESS | KUBE_EXEC_STARTUP);
+	exec_probe_name(kinds, name, sizeof(name));
+	if (kinds == (KUBE_EXEC_LIVENESS | KUBE_EXEC_STARTUP))
+		snprintf(name, sizeof(name), "liveness or startup probe");
+	o = cJSON_AddObjectToObject(k, "killed_for_probe");
+	if (o) {
+		cJSON_AddStringToObject(o, "probe", name);
+		cJSON_AddNumberToObject(o, "failures_in_a_row", p->in_a_row);
+		cJSON_AddNumberToObject(o, "failure_threshold",
+					kinds & KUBE_EXEC_LIVENESS ? p->liveness_threshold : p->startup_threshold);
+		cJSON_AddNumberToObject(o, "last_exit_code", p->last_exit);
+	}
+	n = strlen(summary);
+	snprintf(summary + n, len - n, ": killed by the kubelet, %s failed %u times in a row (last exit code %d)", name,
+		 p->in_a_row, p->last_exit);
 }
 
 cJSON *container_exit_detail(const struct container_state *st, const struct nt_exit_event *ev, char *summary,
@@ -85,6 +147,7 @@ cJSON *container_exit_detail(const struct container_state *st, const struct nt_e
 		}
 	}
 
+	probes_detail(k, st);
 	if (es.exited)
 		snprintf(summary, len, "exited with code %d", es.code);
 	else if (oom)
@@ -105,6 +168,8 @@ cJSON *container_exit_detail(const struct container_state *st, const struct nt_e
 			 signal_sender_name(s->sender), s->result == SIGNAL_IGNORED ? ", which it ignored" : "");
 		break;
 	}
+	if (!oom)
+		probe_kill(k, st, ev, summary, len);
 	return k;
 }
 

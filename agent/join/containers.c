@@ -6,7 +6,9 @@
 
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/json.h"
+#include "nodetrail/base/record.h"
 #include "nodetrail/base/u64map.h"
+#include "nodetrail/api/kube_objects.h"
 #include "nodetrail/join/containers.h"
 
 #define ENDS_KEPT_NS (15 * 60 * 1000000000LL) /* what a drain report or a pod's termination may still need */
@@ -222,6 +224,106 @@ enum exec_kind containers_on_exec(struct containers *t, struct container_state *
 	return EXEC_OWN;
 }
 
+/* ---- exec probes and hooks ---- */
+
+void containers_on_probe_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev,
+			      uint64_t hash, uint32_t len, uint8_t kinds, uint8_t liveness_threshold,
+			      uint8_t startup_threshold)
+{
+	struct exec_probe *p = NULL;
+	uint32_t i;
+
+	for (i = 0; i < st->nprobes && !p; i++)
+		if (st->probes[i].hash == hash && st->probes[i].len == len)
+			p = &st->probes[i];
+	if (!p) {
+		if (st->nprobes == CONTAINER_MAX_PROBES)
+			p = &st->probes[CONTAINER_MAX_PROBES - 1]; /* the spec changed: the last slot is reused */
+		else
+			p = &st->probes[st->nprobes++];
+		memset(p, 0, sizeof(*p));
+		p->hash = hash;
+		p->len = len;
+		p->last_exit = -1;
+	}
+	p->kinds = kinds;
+	p->liveness_threshold = liveness_threshold;
+	p->startup_threshold = startup_threshold;
+	p->runs++;
+	p->last_start_boot_ns = (int64_t)ev->hdr.ts_ns;
+	if (kinds & KUBE_EXEC_PROBES)
+		t->stats.probe_runs++;
+	else
+		t->stats.hook_runs++;
+	if (st->nprobe_runs == CONTAINER_MAX_PROBE_RUNS) {
+		t->stats.probe_runs_untracked++;
+		return;
+	}
+	st->probe_runs[st->nprobe_runs].tgid = ev->hdr.tgid;
+	st->probe_runs[st->nprobe_runs].probe = (uint32_t)(p - st->probes);
+	st->nprobe_runs++;
+}
+
+/* a probe's or hook's process ended: a pass or a failure */
+static bool probe_exit(struct containers *t, struct container_state *st, const struct nt_exit_event *ev)
+{
+	struct exit_status es;
+	struct exec_probe *p;
+	uint32_t i;
+
+	for (i = 0; i < st->nprobe_runs && st->probe_runs[i].tgid != ev->hdr.tgid; i++)
+		;
+	if (i == st->nprobe_runs)
+		return false;
+	p = &st->probes[st->probe_runs[i].probe];
+	st->probe_runs[i] = st->probe_runs[--st->nprobe_runs];
+	exit_status_decode(ev->exit_code, &es);
+	p->last_exit = es.exited ? es.code : 128 + es.signal;
+	p->last_end_boot_ns = (int64_t)ev->hdr.ts_ns;
+	if (p->last_exit == 0) {
+		p->in_a_row = 0;
+		return true;
+	}
+	p->failures++;
+	p->in_a_row++;
+	if (p->kinds & KUBE_EXEC_PROBES)
+		t->stats.probe_failures++;
+	return true;
+}
+
+const struct exec_probe *container_failing_probe(const struct container_state *st)
+{
+	for (uint32_t i = 0; i < st->nprobes; i++) {
+		const struct exec_probe *p = &st->probes[i];
+
+		if (((p->kinds & KUBE_EXEC_LIVENESS) && p->in_a_row >= p->liveness_threshold && p->liveness_threshold) ||
+		    ((p->kinds & KUBE_EXEC_STARTUP) && p->in_a_row >= p->startup_threshold && p->startup_threshold))
+			return p;
+	}
+	return NULL;
+}
+
+void exec_probe_name(uint8_t kinds, char *buf, size_t len)
+{
+	static const struct {
+		uint8_t kind;
+		const char *name;
+	} names[] = { { KUBE_EXEC_LIVENESS, "liveness" }, { KUBE_EXEC_READINESS, "readiness" },
+		      { KUBE_EXEC_STARTUP, "startup" },	  { KUBE_EXEC_POSTSTART, "postStart" },
+		      { KUBE_EXEC_PRESTOP, "preStop" } };
+	size_t n = 0;
+	int shown = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < len; i++) {
+		if (!(kinds & names[i].kind))
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", shown++ ? " and " : "", names[i].name);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "%s", kinds & KUBE_EXEC_PROBES ? " probe" : " hook");
+}
+
 bool container_oom_victim(const struct container_state *st, uint32_t tgid)
 {
 	for (uint32_t i = 0; i < st->noom; i++)
@@ -249,7 +351,7 @@ bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, stru
 {
 	struct container_end end;
 
-	if (!st->main_tgid || ev->hdr.tgid != st->main_tgid || st->exit_reported)
+	if (probe_exit(t, st, ev) || !st->main_tgid || ev->hdr.tgid != st->main_tgid || st->exit_reported)
 		return false;
 	st->exit_reported = true;
 	memset(&end, 0, sizeof(end));
@@ -265,6 +367,18 @@ bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, stru
 	end.exit_ns = clock_boot_to_real((int64_t)ev->hdr.ts_ns);
 	end.exit_code = ev->exit_code;
 	end.oom = container_oom_victim(st, ev->hdr.tgid);
+	end.prestop_exit = -1;
+	for (uint32_t i = 0; i < st->nprobes; i++) {
+		const struct exec_probe *p = &st->probes[i];
+
+		if (!(p->kinds & KUBE_EXEC_PRESTOP) || !p->last_start_boot_ns)
+			continue;
+		end.prestop_start_ns = clock_boot_to_real(p->last_start_boot_ns);
+		if (p->last_end_boot_ns >= p->last_start_boot_ns) {
+			end.prestop_end_ns = clock_boot_to_real(p->last_end_boot_ns);
+			end.prestop_exit = p->last_exit;
+		}
+	}
 	add_end(t, &end);
 	return true;
 }

@@ -97,8 +97,53 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	ret->signals_not_delivered = cs.signals_not_delivered;
 	ret->restored_containers = cs.restored;
 	ret->ended_unseen = cs.ended_unseen;
+	ret->probe_runs = cs.probe_runs;
+	ret->probe_failures = cs.probe_failures;
+	ret->hook_runs = cs.hook_runs;
+	ret->probe_runs_untracked = cs.probe_runs_untracked;
 	ret->pending = window_count(c->window);
 	ret->series_dropped = series_dropped(c->series);
+}
+
+struct probe_metrics {
+	const struct correlator *c;
+	FILE *out;
+	bool header;
+};
+
+static void probe_metrics_one(void *ctx, const struct container_state *st, const struct cgroup_entry *e)
+{
+	struct probe_metrics *m = ctx;
+	const struct kube_pod *pod = join_pod(&m->c->env, e->ref.pod_uid);
+	const struct kube_terminated *t;
+	const struct kube_container *k = pod ? kube_pod_container_by_id(pod, e->ref.container_id, &t) : NULL;
+	char name[64];
+
+	if (!st->nprobes || !k)
+		return;
+	if (!m->header) {
+		fprintf(m->out, "# HELP nodetrail_exec_probe_runs_total Runs of a container's exec probes and hooks\n"
+				"# TYPE nodetrail_exec_probe_runs_total counter\n"
+				"# HELP nodetrail_exec_probe_failures_total Of those, the runs that failed\n"
+				"# TYPE nodetrail_exec_probe_failures_total counter\n");
+		m->header = true;
+	}
+	/* names from the API: DNS labels, no quotes or backslashes to escape */
+	for (uint32_t i = 0; i < st->nprobes; i++) {
+		exec_probe_name(st->probes[i].kinds, name, sizeof(name));
+		fprintf(m->out,
+			"nodetrail_exec_probe_runs_total{namespace=\"%s\",pod=\"%s\",container=\"%s\",probe=\"%s\"} %u\n"
+			"nodetrail_exec_probe_failures_total{namespace=\"%s\",pod=\"%s\",container=\"%s\",probe=\"%s\"} %u\n",
+			pod->ns, pod->name, k->name, name, st->probes[i].runs, pod->ns, pod->name, k->name, name,
+			st->probes[i].failures);
+	}
+}
+
+void correlator_probe_metrics(const struct correlator *c, FILE *out)
+{
+	struct probe_metrics m = { c, out, false };
+
+	containers_each(c->containers, probe_metrics_one, &m);
 }
 
 /* ---- the join window ---- */
@@ -236,6 +281,29 @@ int64_t correlator_next_deadline(const struct correlator *c)
 
 /* ---- kernel events ---- */
 
+_Static_assert(NT_ARGS_LEN == KUBE_ARGV_PREFIX, "the kernel captures what a probe's hash covers");
+
+/* An exec from outside whose argv is one of the container's exec probes or
+ * hooks in the pod's spec: the kubelet's, counted, not a record. */
+static bool probe_run(struct correlator *c, const struct cgroup_entry *e, struct container_state *st,
+		      const struct nt_exec_event *ev)
+{
+	const struct kube_pod *pod = join_pod(&c->env, e->ref.pod_uid);
+	const struct kube_container *k;
+	const struct kube_terminated *t;
+	const struct kube_exec *x;
+	uint64_t hash;
+
+	if (!pod || !ev->args_total || !(k = kube_pod_container_by_id(pod, e->ref.container_id, &t)))
+		return false;
+	hash = kube_argv_hash(ev->args, ev->args_len, ev->args_total);
+	if (!(x = kube_container_exec(k, hash, ev->args_total)))
+		return false;
+	containers_on_probe_exec(c->containers, st, ev, hash, ev->args_total, x->kinds, x->liveness_threshold,
+				 x->startup_threshold);
+	return true;
+}
+
 static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
 {
 	const struct cgroup_entry *e;
@@ -246,6 +314,8 @@ static void on_proc_exec(struct correlator *c, const struct nt_exec_event *ev)
 	if (!containers_lookup(c->containers, ev->hdr.cgroup_id, &e, &st))
 		return;
 	if (containers_on_exec(c->containers, st, ev) != EXEC_FROM_OUTSIDE)
+		return;
+	if (probe_run(c, e, st, ev))
 		return;
 	k = container_exec_detail(&c->env, ev, what, sizeof(what));
 	if (k)

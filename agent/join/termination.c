@@ -82,6 +82,20 @@ void termination_end_json(const struct container_end *end, bool full, cJSON *o)
 	struct exit_status es;
 
 	cJSON_AddStringToObject(o, "id", end->container_id);
+	if (full && end->prestop_start_ns) {
+		/* the exec preStop hook runs before the SIGTERM: it decides whether the stop is graceful */
+		cJSON *h = cJSON_AddObjectToObject(o, "prestop_hook");
+
+		if (h) {
+			cJSON_AddStringToObject(h, "started_at", clock_format(end->prestop_start_ns, when));
+			if (end->prestop_end_ns) {
+				cJSON_AddStringToObject(h, "ended_at", clock_format(end->prestop_end_ns, when));
+				cJSON_AddNumberToObject(h, "exit_code", end->prestop_exit);
+			} else {
+				cJSON_AddBoolToObject(h, "ended", false);
+			}
+		}
+	}
 	if (end->term_ns)
 		cJSON_AddStringToObject(o, "sigterm_at", clock_format(end->term_ns, when));
 	/* the kernel dropped it: a PID 1 without a SIGTERM handler, or SIG_IGN */

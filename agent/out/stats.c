@@ -169,6 +169,9 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(o, "cgroup_map_full", (double)(cs->cgroups_dropped + cs->containers_dropped));
 	cJSON_AddNumberToObject(o, "signals_dropped", (double)cs->signals_dropped);
 	cJSON_AddNumberToObject(o, "signals_not_delivered", (double)cs->signals_not_delivered);
+	cJSON_AddNumberToObject(o, "exec_probe_runs", (double)cs->probe_runs);
+	cJSON_AddNumberToObject(o, "exec_probe_failures", (double)cs->probe_failures);
+	cJSON_AddNumberToObject(o, "exec_hook_runs", (double)cs->hook_runs);
 	cJSON_AddNumberToObject(o, "joined", (double)cs->joined);
 	cJSON_AddNumberToObject(o, "unconfirmed", (double)cs->unconfirmed);
 	cJSON_AddNumberToObject(o, "sandboxes_folded", (double)cs->sandboxes_folded);
@@ -264,6 +267,7 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 		(unsigned long long)(cs->cgroups_dropped + cs->containers_dropped));
 	fprintf(out, "nodetrail_dropped_total{stage=\"signals\"} %llu\n", (unsigned long long)cs->signals_dropped);
 	fprintf(out, "nodetrail_dropped_total{stage=\"series\"} %llu\n", (unsigned long long)cs->series_dropped);
+	fprintf(out, "nodetrail_dropped_total{stage=\"probe_runs\"} %llu\n", (unsigned long long)cs->probe_runs_untracked);
 	if (s->src.kube) {
 		fprintf(out, "nodetrail_dropped_total{stage=\"node_events_rate_limited\"} %llu\n",
 			(unsigned long long)s->api.events_rate_limited);
@@ -279,6 +283,10 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 			fprintf(out, "nodetrail_kernel_events_total{event=\"%s\"} %llu\n", probes_event_name(i),
 				(unsigned long long)s->ring_events[i]);
 	}
+	COUNTER(out, "exec_probe_runs_all_total", "Exec probe runs recognised by their argv (no record each)",
+		cs->probe_runs);
+	COUNTER(out, "exec_probe_failures_all_total", "Of those, the runs that failed", cs->probe_failures);
+	COUNTER(out, "exec_hook_runs_total", "Exec postStart and preStop hook runs", cs->hook_runs);
 	COUNTER(out, "pending_overflow_total", "Records sent before their join window closed: the pending set was full",
 		cs->pending_overflow);
 	COUNTER(out, "duplicates_suppressed_total", "Facts not written twice", s->sink.duplicates);

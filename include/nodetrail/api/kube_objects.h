@@ -13,6 +13,28 @@
 #define KUBE_MAX_CONTAINERS 16    /* init + regular + ephemeral kept per pod */
 #define KUBE_MAX_TAINTS 32
 #define KUBE_MAX_CONDITIONS 16
+#define KUBE_MAX_EXECS 5          /* liveness, readiness, startup, postStart, preStop */
+#define KUBE_ARGV_PREFIX 256      /* argv bytes a hash covers; the kernel captures as many */
+
+/* the probes and hooks that exec a command into the container */
+enum kube_exec_kind {
+	KUBE_EXEC_LIVENESS = 1,
+	KUBE_EXEC_READINESS = 2,
+	KUBE_EXEC_STARTUP = 4,
+	KUBE_EXEC_POSTSTART = 8,
+	KUBE_EXEC_PRESTOP = 16,
+};
+#define KUBE_EXEC_PROBES (KUBE_EXEC_LIVENESS | KUBE_EXEC_READINESS | KUBE_EXEC_STARTUP)
+
+/* An exec probe's or exec hook's argv as the kernel will see it, kept as a
+ * hash (kube_argv_hash), never as text. Probes that share an argv share one. */
+struct kube_exec {
+	uint64_t hash;
+	uint32_t len;             /* argv bytes, each argument's NUL included */
+	uint8_t kinds;            /* enum kube_exec_kind, or-ed */
+	uint8_t liveness_threshold; /* failureThreshold of the liveness probe among kinds (default 3) */
+	uint8_t startup_threshold;  /* of the startup probe */
+};
 
 struct kube_terminated {
 	bool set;                 /* the state/lastState was "terminated" */
@@ -35,6 +57,8 @@ struct kube_container {
 	char waiting_reason[32];  /* CrashLoopBackOff, ContainerCreating, ... */
 	struct kube_terminated terminated;      /* state.terminated */
 	struct kube_terminated last_terminated; /* lastState.terminated */
+	int nexecs;
+	struct kube_exec execs[KUBE_MAX_EXECS]; /* exec probes and hooks of the spec */
 };
 
 struct kube_pod {
@@ -107,6 +131,16 @@ struct kube_event_obj {
 	int count;                /* count or series.count; 1 when neither (events.k8s.io) */
 	char resource_version[32];
 };
+
+/* The hash of an argv as the kernel holds it (arguments NUL-terminated, one
+ * after another): its first KUBE_ARGV_PREFIX bytes (captured: how many of
+ * those are at bytes) and its whole length, so that a long argv still
+ * compares. */
+uint64_t kube_argv_hash(const char *bytes, size_t captured, size_t total);
+
+/* The container's exec probe or hook whose argv this is (hash and length as
+ * kube_argv_hash), NULL if none. */
+const struct kube_exec *kube_container_exec(const struct kube_container *k, uint64_t hash, uint32_t len);
 
 /* Decode; -EINVAL when a field the object cannot be without (uid) is missing. */
 int kube_pod_decode(const cJSON *obj, struct kube_pod *ret);

@@ -18,6 +18,20 @@
 #define CONTAINER_MAX_EXEC_IN 16
 #define CONTAINER_MAX_ENDS 512        /* ends remembered, oldest overwritten */
 #define CONTAINER_MAX_RECENT_OOMS 32  /* OOM kills remembered, oldest overwritten */
+#define CONTAINER_MAX_PROBES 5        /* exec probes and hooks of a container (its spec's) */
+#define CONTAINER_MAX_PROBE_RUNS 8    /* their processes running at once */
+
+/* one exec probe or hook of the container (its argv's hash), as the kernel saw it run */
+struct exec_probe {
+	uint64_t hash;
+	uint32_t len;
+	uint8_t kinds;            /* enum kube_exec_kind, or-ed: probes that share the argv */
+	uint8_t liveness_threshold, startup_threshold;
+	uint32_t runs, failures;
+	uint32_t in_a_row;        /* failures since the last pass */
+	int32_t last_exit;        /* exit code, or 128 + signal; -1 before the first end */
+	int64_t last_start_boot_ns, last_end_boot_ns;
+};
 
 enum signal_sender { SENDER_NONE = 0, SENDER_SELF, SENDER_KERNEL, SENDER_EXTERNAL };
 
@@ -60,6 +74,13 @@ struct container_state {
 	uint32_t noom;
 	uint32_t exec_in[CONTAINER_MAX_EXEC_IN]; /* tgids exec'd from outside */
 	uint32_t nexec_in;
+	struct exec_probe probes[CONTAINER_MAX_PROBES];
+	uint32_t nprobes;
+	struct {
+		uint32_t tgid;
+		uint32_t probe;       /* index in probes[] */
+	} probe_runs[CONTAINER_MAX_PROBE_RUNS];
+	uint32_t nprobe_runs;
 	/* the stop, as the pod's termination timeline needs it (not capped like signals[]) */
 	int64_t term_boot_ns;     /* first SIGTERM to the main process */
 	bool term_ignored;        /* and the kernel ignored it (no handler in PID 1, or SIG_IGN) */
@@ -82,6 +103,8 @@ struct container_end {
 	enum signal_sender kill_sender;
 	uint32_t exit_code;       /* raw wait status */
 	bool oom;
+	int64_t prestop_start_ns, prestop_end_ns; /* its exec preStop hook's last run, CLOCK_REALTIME, 0 if none */
+	int32_t prestop_exit;     /* exit code, or 128 + signal; -1 if it had not ended */
 	bool unseen;              /* ended while the agent was down: exit_ns is when that was found */
 };
 
@@ -112,6 +135,10 @@ struct containers_stats {
 	uint64_t signals_not_delivered; /* already pending or not queued: not a new signal */
 	uint64_t restored;            /* container timelines taken over from the checkpoint */
 	uint64_t ended_unseen;        /* containers that ended while the agent was down */
+	uint64_t probe_runs;          /* exec probe runs (argv of a probe of the pod's spec) */
+	uint64_t probe_failures;      /* of those, ended with a non-zero status */
+	uint64_t hook_runs;           /* exec postStart and preStop hook runs */
+	uint64_t probe_runs_untracked; /* runs whose end could not be followed: too many at once */
 };
 
 struct containers;
@@ -138,7 +165,19 @@ const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_
 
 /* What each kernel event changes; the records are the caller's. */
 enum exec_kind containers_on_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev);
-/* true: the main process's exit, seen for the first time (its end is remembered) */
+/* An exec from outside that is the container's exec probe or hook (kinds,
+ * enum kube_exec_kind; hash and len identify its argv; thresholds from the
+ * spec): a run to count, whose end containers_on_exit follows. */
+void containers_on_probe_exec(struct containers *t, struct container_state *st, const struct nt_exec_event *ev,
+			      uint64_t hash, uint32_t len, uint8_t kinds, uint8_t liveness_threshold,
+			      uint8_t startup_threshold);
+/* The liveness or startup probe that was failing, enough times in a row to
+ * make the kubelet kill the container, NULL if none. */
+const struct exec_probe *container_failing_probe(const struct container_state *st);
+/* "liveness probe", "liveness and readiness probe", "preStop hook", ... */
+void exec_probe_name(uint8_t kinds, char *buf, size_t len);
+/* true: the main process's exit, seen for the first time (its end is remembered);
+ * a probe's or hook's exit is counted, and false */
 /* Name the pod of the end containers_on_exit just added (cut to the fields' size). */
 void containers_name_last_end(struct containers *t, const char *pod_ns, const char *pod_name);
 bool containers_on_exit(struct containers *t, const struct cgroup_entry *e, struct container_state *st,

@@ -10,6 +10,7 @@
 
 #include <regex.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "nodetrail/api/interruption.h"
@@ -57,6 +58,10 @@ struct correlate_stats {
 	uint64_t restored_containers; /* container timelines taken over from the checkpoint */
 	uint64_t ended_unseen;        /* containers that ended while the agent was down */
 	uint64_t restored_pending;    /* records that waited for the API across the restart */
+	uint64_t probe_runs;          /* exec probe runs recognised (no record each) */
+	uint64_t probe_failures;      /* of those, failed */
+	uint64_t hook_runs;           /* exec postStart and preStop hook runs */
+	uint64_t probe_runs_untracked; /* runs whose end was not followed: too many at once */
 };
 
 struct correlator;
@@ -101,5 +106,8 @@ cJSON *correlator_save(const struct correlator *c);
 void correlator_restore(struct correlator *c, const cJSON *doc, bool same_boot, int64_t written_ns);
 
 void correlator_get_stats(const struct correlator *c, struct correlate_stats *ret);
+/* Prometheus lines of each container's exec probes and hooks (runs,
+ * failures), labelled with the pod and container the API names. */
+void correlator_probe_metrics(const struct correlator *c, FILE *out);
 
 #endif

@@ -15,7 +15,7 @@
 #define NT_COMM_LEN 16
 #define NT_CGROUP_PATH_LEN 256
 #define NT_FILENAME_LEN 128
-#define NT_ARGS_LEN 256           /* argv bytes kept (NUL-separated), only with --exec-args on */
+#define NT_ARGS_LEN 256           /* argv bytes kept (NUL-separated): execs from outside, all with --exec-args on */
 /* how many memory cgroup levels the OOM probe walks up looking for the
  * limit that was hit (container, pod, QoS class, kubepods) */
 #define NT_OOM_LEVELS 6
@@ -70,8 +70,8 @@ struct nt_exec_event {
 	__u32 uid;
 	char comm[NT_COMM_LEN];
 	char filename[NT_FILENAME_LEN];
-	__u32 args_len;      /* bytes of args used, 0 unless argument capture is on */
-	__u32 pad;
+	__u32 args_len;      /* bytes of args captured (from outside always: probes are told by argv) */
+	__u32 args_total;    /* the whole argv's bytes, beyond what args holds */
 	char args[NT_ARGS_LEN];
 };
 

@@ -119,6 +119,96 @@ static void test_node_encode_round_trip(void **state)
 	cJSON_Delete(o);
 }
 
+/* argv as the kernel holds it: each argument NUL-terminated */
+static uint64_t argv_hash(const char *const *argv, uint32_t *len)
+{
+	char buf[2048];
+	size_t n = 0;
+
+	for (; *argv; argv++) {
+		memcpy(buf + n, *argv, strlen(*argv) + 1);
+		n += strlen(*argv) + 1;
+	}
+	*len = (uint32_t)n;
+	return kube_argv_hash(buf, n, n);
+}
+
+/* aws-node's two exec probes (EKS-FACTS): one argv, liveness and readiness; a probe with $(VAR) and
+ * $$ expanded as the kubelet does; a preStop hook taken as written */
+static void test_exec_probes_and_hooks(void **state)
+{
+	static const char *grpc[] = { "/app/grpc-health-probe", "-addr=unix:///var/run/aws-node/ipamd.sock",
+				      "-connect-timeout=5s", "-rpc-timeout=5s", NULL };
+	static const char *expanded[] = { "/bin/check", "--port=61678", "--cost=$5", "$(UNSET)", "--from=", NULL };
+	static const char *as_written[] = { "/bin/sh", "-c", "sleep $(GRACE)", NULL };
+	static const char *hook_expanded[] = { "/bin/sh", "-c", "sleep 5", NULL };
+	cJSON *o = cJSON_Parse(
+		"{\"metadata\":{\"uid\":\"u1\",\"name\":\"aws-node-x\",\"namespace\":\"kube-system\"},\"spec\":{\"containers\":["
+		"{\"name\":\"aws-node\",\"livenessProbe\":{\"exec\":{\"command\":[\"/app/grpc-health-probe\","
+		"\"-addr=unix:///var/run/aws-node/ipamd.sock\",\"-connect-timeout=5s\",\"-rpc-timeout=5s\"]},"
+		"\"initialDelaySeconds\":60,\"timeoutSeconds\":10},\"readinessProbe\":{\"exec\":{\"command\":["
+		"\"/app/grpc-health-probe\",\"-addr=unix:///var/run/aws-node/ipamd.sock\",\"-connect-timeout=5s\","
+		"\"-rpc-timeout=5s\"]},\"initialDelaySeconds\":1,\"timeoutSeconds\":10}},"
+		"{\"name\":\"app\",\"env\":[{\"name\":\"PORT\",\"value\":\"1\"},{\"name\":\"PORT\",\"value\":\"61678\"},"
+		"{\"name\":\"POD_IP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}},{\"name\":\"GRACE\",\"value\":\"5\"}],"
+		"\"startupProbe\":{\"exec\":{\"command\":[\"/bin/check\",\"--port=$(PORT)\",\"--cost=$$5\",\"$(UNSET)\","
+		"\"--from=$(POD_IP)\"]},\"failureThreshold\":30},"
+		"\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":[\"/bin/sh\",\"-c\",\"sleep $(GRACE)\"]}}}}]}}");
+	struct kube_pod p, back;
+	const struct kube_exec *x;
+	cJSON *enc;
+	uint32_t len;
+	uint64_t h;
+
+	assert_non_null(o);
+	assert_int_equal(kube_pod_decode(o, &p), 0);
+	assert_int_equal(p.containers[0].nexecs, 1);
+	h = argv_hash(grpc, &len);
+	x = kube_container_exec(&p.containers[0], h, len);
+	assert_non_null(x);
+	assert_int_equal(x->kinds, KUBE_EXEC_LIVENESS | KUBE_EXEC_READINESS);
+	assert_int_equal(x->liveness_threshold, 3); /* the default */
+	assert_null(kube_container_exec(&p.containers[0], h, len + 1)); /* the length is part of it */
+
+	assert_int_equal(p.containers[1].nexecs, 2);
+	h = argv_hash(expanded, &len);
+	x = kube_container_exec(&p.containers[1], h, len);
+	assert_non_null(x);
+	assert_int_equal(x->kinds, KUBE_EXEC_STARTUP);
+	assert_int_equal(x->startup_threshold, 30);
+	h = argv_hash(as_written, &len);
+	x = kube_container_exec(&p.containers[1], h, len);
+	assert_non_null(x);
+	assert_int_equal(x->kinds, KUBE_EXEC_PRESTOP);
+	h = argv_hash(hook_expanded, &len);
+	assert_null(kube_container_exec(&p.containers[1], h, len));
+
+	/* the checkpoint keeps the hashes */
+	enc = kube_pod_encode(&p);
+	assert_non_null(enc);
+	assert_int_equal(kube_pod_decode(enc, &back), 0);
+	assert_int_equal(back.containers[1].nexecs, 2);
+	assert_memory_equal(back.containers[1].execs, p.containers[1].execs, sizeof(p.containers[1].execs));
+	assert_memory_equal(back.containers[0].execs, p.containers[0].execs, sizeof(p.containers[0].execs));
+	cJSON_Delete(enc);
+	cJSON_Delete(o);
+}
+
+/* a long argv: the hash covers its first 256 bytes and its whole length */
+static void test_long_argv_hash(void **state)
+{
+	char a[600], b[600];
+
+	memset(a, 'x', sizeof(a));
+	memcpy(b, a, sizeof(b));
+	b[500] = 'y'; /* past what the kernel captures */
+	assert_true(kube_argv_hash(a, 256, 600) == kube_argv_hash(b, 256, 600));
+	assert_true(kube_argv_hash(a, 600, 600) == kube_argv_hash(b, 256, 600)); /* capture beyond 256 is cut */
+	assert_true(kube_argv_hash(a, 256, 600) != kube_argv_hash(a, 256, 599));
+	b[10] = 'y';
+	assert_true(kube_argv_hash(a, 256, 600) != kube_argv_hash(b, 256, 600));
+}
+
 /* a container by its runtime id: the current one, or the one lastState remembers */
 static void test_container_by_id(void **state)
 {
@@ -149,6 +239,8 @@ int main(void)
 		cmocka_unit_test(test_pod_encode_round_trip),
 		cmocka_unit_test(test_node_encode_round_trip),
 		cmocka_unit_test(test_container_by_id),
+		cmocka_unit_test(test_exec_probes_and_hooks),
+		cmocka_unit_test(test_long_argv_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

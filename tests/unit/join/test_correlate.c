@@ -512,6 +512,12 @@ static void api_pod(struct jfx *f, const char *container_status)
 }
 
 #define RUNNING_STATUS "{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"running\":{}}}"
+#define TERMINATED_143_STATUS                                                                            \
+	"{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"terminated\":" \
+	"{\"exitCode\":143,\"reason\":\"Error\",\"containerID\":\"containerd://" CTR_ID "\"}}}"
+#define TERMINATED_0_STATUS                                                                              \
+	"{\"name\":\"api\",\"containerID\":\"containerd://" CTR_ID "\",\"restartCount\":0,\"state\":{\"terminated\":" \
+	"{\"exitCode\":0,\"reason\":\"Completed\",\"containerID\":\"containerd://" CTR_ID "\"}}}"
 #define OOM_RESTARTED_STATUS                                                                             \
 	"{\"name\":\"api\",\"containerID\":\"containerd://b7e0c4d2f1a3958677665544332211ffeeddccbbaa99887766554433221100ff\"," \
 	"\"restartCount\":3,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":{\"exitCode\":137,"      \
@@ -696,6 +702,175 @@ static const char *record_of(struct jfx *f, const char *type)
 		if (strcmp(f->cap.types[i], type) == 0)
 			return f->cap.json[i];
 	return NULL;
+}
+
+/* ---- exec probes and hooks ---- */
+
+#define PROBED_SPEC                                                                                      \
+	"\"livenessProbe\":{\"exec\":{\"command\":[\"/bin/check\",\"--live\"]},\"periodSeconds\":5}," \
+	"\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":[\"/bin/sh\",\"-c\",\"sleep 5\"]}}}"
+
+/* the pod of api_pod, its container with an exec liveness probe and an exec preStop hook */
+static void api_pod_probed(struct jfx *f, const char *container_status)
+{
+	char json[4096];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" POD_UID "\",\"name\":\"api-7d9f\",\"namespace\":\"shop\"},"
+		 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"api\",\"image\":\"shop/api:3\"," PROBED_SPEC "}]},"
+		 "\"status\":{\"phase\":\"Running\",\"qosClass\":\"Burstable\",\"containerStatuses\":[%s]}}",
+		 container_status);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+}
+
+/* an exec from outside with this argv (NULL-terminated), at boot time ts_ns */
+static void exec_argv(struct correlator *c, uint32_t tgid, const char *const *argv, uint64_t ts_ns)
+{
+	struct nt_exec_event ev = { 0 };
+	uint32_t n = 0;
+
+	ev.hdr.type = NT_EV_EXEC;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ts_ns = ts_ns;
+	ev.hdr.cgroup_id = CTR_CG;
+	ev.hdr.pid = ev.hdr.tgid = tgid;
+	ev.from_outside = 1;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", strrchr(argv[0], '/') + 1);
+	snprintf(ev.filename, sizeof(ev.filename), "%s", argv[0]);
+	for (; *argv; argv++) {
+		size_t len = strlen(*argv) + 1;
+
+		if (n + len <= NT_ARGS_LEN)
+			memcpy(ev.args + n, *argv, len);
+		else if (n < NT_ARGS_LEN)
+			memcpy(ev.args + n, *argv, NT_ARGS_LEN - n);
+		ev.args_total += (uint32_t)len;
+		n = ev.args_total < NT_ARGS_LEN ? ev.args_total : NT_ARGS_LEN;
+	}
+	ev.args_len = n;
+	correlator_kernel_event(c, &ev.hdr);
+}
+
+/* a probe's process ends (after its exec: the exit's time is later than any exec's here) */
+static void probe_exit(struct correlator *c, uint32_t tgid, int code)
+{
+	exit_ev_comm(c, CTR_CG, tgid, (uint32_t)code << 8, "check");
+}
+
+static const char *const LIVE[] = { "/bin/check", "--live", NULL };
+
+/* the kubelet's exec probe is counted, not recorded; a person's exec that differs by one argument is */
+static void test_exec_probe_counted_not_recorded(void **state)
+{
+	static const char *const person[] = { "/bin/check", "--live", "--verbose", NULL };
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	cJSON *o;
+
+	api_pod_probed(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	for (uint32_t i = 0; i < 5; i++) {
+		exec_argv(f->c, 5000 + i, LIVE, 10000 + i);
+		probe_exit(f->c, 5000 + i, i == 2);
+	}
+	assert_null(record_of(f, "container.exec"));
+	exec_argv(f->c, 6000, person, 20000);
+	assert_non_null(record_of(f, "container.exec"));
+	o = cJSON_Parse(record_of(f, "container.exec"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "comm")), "check");
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "args")); /* --exec-args off */
+	cJSON_Delete(o);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.probe_runs, 5);
+	assert_int_equal(st.probe_failures, 1);
+	assert_int_equal(st.hook_runs, 0);
+}
+
+/* SIGTERM from the runtime after the liveness probe failed its threshold's times in a row: named */
+static void test_liveness_kill_explained(void **state)
+{
+	struct jfx *f = *state;
+	const char *rec;
+	cJSON *o, *why;
+
+	api_pod_probed(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	exec_argv(f->c, 5000, LIVE, 10000);
+	probe_exit(f->c, 5000, 0);
+	for (uint32_t i = 1; i <= 3; i++) {
+		exec_argv(f->c, 5000 + i, LIVE, 10000 + i * 10);
+		probe_exit(f->c, 5000 + i, 1);
+	}
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_probed(f, TERMINATED_143_STATUS);
+	rec = record_of(f, "container.exited");
+	assert_non_null(rec);
+	o = cJSON_Parse(rec);
+	why = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "killed_for_probe");
+	assert_non_null(why);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(why, "probe")), "liveness probe");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "failures_in_a_row")), 3);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "last_exit_code")), 1);
+	assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			       "killed by the kubelet, liveness probe failed 3 times in a row (last exit code 1)"));
+	cJSON_Delete(o);
+}
+
+/* the same stop with the probe passing (a kill for "definition changed"): no probe is named */
+static void test_passing_probe_kill_not_explained(void **state)
+{
+	struct jfx *f = *state;
+	cJSON *o;
+
+	api_pod_probed(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	for (uint32_t i = 0; i < 3; i++) {
+		exec_argv(f->c, 5000 + i, LIVE, 10000 + i * 10);
+		probe_exit(f->c, 5000 + i, i < 2); /* two failures, then a pass */
+	}
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_probed(f, TERMINATED_143_STATUS);
+	o = cJSON_Parse(record_of(f, "container.exited"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "killed_for_probe"));
+	assert_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")), "probe"));
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "exec_probes"));
+	cJSON_Delete(o);
+}
+
+/* the exec preStop hook's run is in the pod's termination timeline */
+static void test_prestop_hook_in_timeline(void **state)
+{
+	static const char *const hook[] = { "/bin/sh", "-c", "sleep 5", NULL };
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	cJSON *o, *c0, *h;
+
+	api_pod_probed(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	exec_argv(f->c, 5100, hook, 1000000000ULL);
+	probe_exit(f->c, 5100, 0);
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 0);
+	api_pod_probed(f, TERMINATED_0_STATUS);
+	api_pod_deleted(f, TERMINATED_0_STATUS);
+	assert_null(record_of(f, "container.exec"));
+	assert_non_null(record_of(f, "pod.terminated"));
+	o = cJSON_Parse(record_of(f, "pod.terminated"));
+	c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "containers"), 0);
+	h = cJSON_GetObjectItem(c0, "prestop_hook");
+	assert_non_null(h);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(h, "exit_code")), 0);
+	assert_non_null(cJSON_GetObjectItem(h, "ended_at"));
+	cJSON_Delete(o);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.hook_runs, 1);
+	assert_int_equal(st.probe_runs, 0);
 }
 
 /* the pod is deleted before its status confirms the exit: the record goes out at once, named */
@@ -1299,6 +1474,10 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_join_oom_api_first, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_api_reported_and_deleted_before_kernel, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_api_first_without_terminated_id, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_exec_probe_counted_not_recorded, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_liveness_kill_explained, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_passing_probe_kill_not_explained, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_prestop_hook_in_timeline, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_static_pod_joins_its_mirror, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
