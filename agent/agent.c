@@ -27,6 +27,7 @@
 #include "nodetrail/api/interruption.h"
 #include "nodetrail/api/kube_client.h"
 #include "nodetrail/api/node_state.h"
+#include "nodetrail/api/pod_events.h"
 #include "nodetrail/base/aio.h"
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
@@ -88,6 +89,8 @@ struct agent {
 	struct node_state *node_state;
 	struct interruption *interruption;
 	struct kube_client *kube;
+	struct pod_events *pod_events; /* troubled pods' events, listed on demand */
+	uint64_t pod_events_timer;
 	char api_server[512];
 	char api_reason[512];
 	struct imds *imds;
@@ -147,6 +150,7 @@ static void snapshot(const struct agent *a, struct agent_stats *ret)
 		.mode = &a->mode,
 		.kube = a->kube,
 		.node_state = a->node_state,
+		.pod_events = a->pod_events,
 		.api_server = a->api_server,
 		.api_reason = a->api_reason,
 		.imds = a->imds,
@@ -234,12 +238,19 @@ static uint64_t change_count(const struct agent *a)
 	return n;
 }
 
+struct hex_ids {
+	char *text;
+	size_t len;
+};
+
+/* the ids as one string of 16 hex digits each: one JSON node, not thousands (the checkpoint is
+ * built every 2 s under churn; its transient memory counts against the agent's RSS) */
 static void add_hash(void *ctx, uint64_t hash)
 {
-	char buf[20];
+	struct hex_ids *h = ctx;
 
-	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)hash);
-	cJSON_AddItemToArray(ctx, cJSON_CreateString(buf));
+	snprintf(h->text + h->len, 17, "%016llx", (unsigned long long)hash);
+	h->len += 16;
 }
 
 /* The document: the agent's own keys and each stage's part. The
@@ -248,6 +259,7 @@ static void add_hash(void *ctx, uint64_t hash)
 static cJSON *checkpoint_document(const struct agent *a)
 {
 	cJSON *doc = cJSON_CreateObject(), *o, *part;
+	struct hex_ids ids = { 0 };
 
 	if (!doc)
 		return NULL;
@@ -256,8 +268,13 @@ static cJSON *checkpoint_document(const struct agent *a)
 	cJSON_AddStringToObject(doc, "boot_id", a->boot_id);
 	cJSON_AddNumberToObject(doc, "written_at", (double)clock_ns(CLOCK_REALTIME));
 	cJSON_AddNumberToObject(doc, "next_seq", (double)(sink_seq(a->sink) + 1));
-	if ((o = cJSON_AddArrayToObject(doc, "record_ids")))
-		idset_each_recent(sink_ids(a->sink), CHECKPOINT_IDS, add_hash, o);
+	ids.text = malloc(CHECKPOINT_IDS * 16 + 1);
+	if (ids.text) {
+		ids.text[0] = '\0';
+		idset_each_recent(sink_ids(a->sink), CHECKPOINT_IDS, add_hash, &ids);
+		cJSON_AddStringToObject(doc, "record_ids", ids.text);
+		free(ids.text);
+	}
 	o = a->kube ? node_state_save(a->node_state) : cJSON_CreateObject();
 	if (o && (part = interruption_save(a->interruption)))
 		cJSON_AddItemToObject(o, "interruption", part);
@@ -336,7 +353,7 @@ static void schedule_checkpoint(struct agent *a)
  * nothing else. */
 static void load_checkpoint(struct agent *a)
 {
-	const char *node, *boot;
+	const char *node, *boot, *ids;
 	const cJSON *item;
 	int64_t seq;
 	int r = checkpoint_load(a->cfg.state_dir, &a->ck.taken);
@@ -362,6 +379,15 @@ static void load_checkpoint(struct agent *a)
 	seq = json_int(cJSON_GetObjectItem(a->ck.taken, "next_seq"), 0, INT64_MAX, 0);
 	if (seq >= 1)
 		sink_continue_after(a->sink, (uint64_t)seq - 1);
+	/* one string of 16 hex digits per id; an array of strings before */
+	ids = cJSON_GetStringValue(cJSON_GetObjectItem(a->ck.taken, "record_ids"));
+	for (size_t i = 0; ids && i + 16 <= strlen(ids); i += 16) {
+		char one[17];
+
+		memcpy(one, ids + i, 16);
+		one[16] = '\0';
+		idset_check_add(sink_ids(a->sink), strtoull(one, NULL, 16));
+	}
 	cJSON_ArrayForEach(item, cJSON_GetObjectItem(a->ck.taken, "record_ids"))
 		if (cJSON_IsString(item))
 			idset_check_add(sink_ids(a->sink), strtoull(item->valuestring, NULL, 16));
@@ -469,6 +495,8 @@ static void observe_pod(void *ctx, const struct kube_pod *pod, bool deleted)
 	struct agent *a = ctx;
 
 	correlator_pod_changed(a->correlator, pod, deleted);
+	if (a->pod_events)
+		pod_events_pod_changed(a->pod_events, pod, deleted);
 	if (deleted)
 		check_drained(a);
 }
@@ -688,6 +716,38 @@ static bool find_api_server(struct agent *a)
 	return true;
 }
 
+static int fetch_with_kube(void *fctx, const char *ns, const char *resource, const char *field_selector,
+			   kube_fetch_done done, void *ctx)
+{
+	return kube_client_fetch(fctx, ns, resource, field_selector, done, ctx);
+}
+
+#define POD_EVENTS_TICK_MS 5000
+
+static void on_pod_events_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+
+	a->pod_events_timer = loop_timer_add(loop, POD_EVENTS_TICK_MS, on_pod_events_timer, a);
+	pod_events_tick(a->pod_events);
+}
+
+/* troubled pods' events, listed through the API client */
+static int setup_pod_events(struct agent *a)
+{
+	struct pod_events_options po = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
+					 .fetch = fetch_with_kube, .fetch_ctx = a->kube,
+					 .trouble_after_ns = (int64_t)a->cfg.pod_trouble_after_s * 1000000000LL };
+	int r;
+
+	if (!a->cfg.pod_trouble_after_s)
+		return 0;
+	if ((r = pod_events_new(&po, &a->pod_events)) < 0)
+		return r;
+	a->pod_events_timer = loop_timer_add(a->loop, POD_EVENTS_TICK_MS, on_pod_events_timer, a);
+	return 0;
+}
+
 static int setup_api(struct agent *a)
 {
 	struct kube_client_options ko = { 0 };
@@ -731,7 +791,7 @@ static int setup_api(struct agent *a)
 		return 0;
 	}
 	log_info("watching pods, node and node events of %s at %s", a->cfg.node_name, a->api_server);
-	return 0;
+	return setup_pod_events(a);
 }
 
 static int setup_imds(struct agent *a)
@@ -907,7 +967,9 @@ void agent_free(struct agent *a)
 		return;
 	metrics_server_free(a->metrics);
 	imds_free(a->imds);
-	kube_client_free(a->kube);
+	kube_client_free(a->kube); /* cancels the pod event lists in flight: before pod_events_free */
+	pod_events_free(a->pod_events);
+	loop_timer_del(a->loop, a->pod_events_timer);
 	http_free(a->http);
 	correlator_free(a->correlator);
 	node_state_free(a->node_state);

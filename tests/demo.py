@@ -95,6 +95,18 @@ def main():
         c = run("checkout-7f9c", ["sh", "-c", "sleep 0.3; exit 3"])
         c.wait()
         api.upsert("pods", pod(c, "checkout-7f9c", terminated_last(c, 3, "Error", 1)))
+        # it keeps crashing: the kubelet backs off, and says so in an event on the pod
+        api.upsert("events", {"metadata": {"name": "checkout-7f9c.backoff", "namespace": "shop",
+                                           "uid": "5e1f0b8a-backoff-checkout"},
+                              "involvedObject": {"kind": "Pod", "name": "checkout-7f9c", "namespace": "shop",
+                                                 "uid": c.pod_uid, "fieldPath": "spec.containers{app}"},
+                              "reason": "BackOff", "type": "Warning", "count": 4, "source": {"component": "kubelet"},
+                              "message": "Back-off restarting failed container app in pod checkout-7f9c_shop",
+                              "firstTimestamp": now(), "lastTimestamp": now()})
+        looping = terminated_last(c, 3, "Error", 4)
+        looping["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+        api.upsert("pods", pod(c, "checkout-7f9c", looping))
+        agent.wait_for(lambda r: r["type"] == "pod.event", timeout=5, what="the crash loop's event")
         step(4, "cart-5d2a is OOM-killed at its 32 MiB memory limit and restarted")
         c = run("cart-5d2a", ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], memory_limit=32 << 20)
         c.wait()

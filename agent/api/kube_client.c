@@ -43,8 +43,19 @@ struct kube_stream {
 	struct kube_stream_stats stats;
 };
 
+struct kube_fetch {
+	struct kube_client *kc;
+	struct http_transfer *t;
+	struct buf body;
+	bool too_big;
+	kube_fetch_done done;
+	void *ctx;
+};
+
 struct kube_client {
 	struct kube_client_options opts;
+	struct kube_fetch *fetches[KUBE_MAX_FETCHES]; /* in flight, NULL slots free */
+	uint64_t nfetches, fetch_errors, fetches_refused;
 	char server[512];
 	char auth[8192];           /* "Authorization: Bearer ..." never logged */
 	uint64_t token_timer;
@@ -166,20 +177,26 @@ static int start(struct kube_stream *s, const char *url, http_data_cb on_data, h
 
 /* ---- list ---- */
 
+/* a response body, kept whole up to cap bytes; past it, *too_big and the transfer is aborted */
+static int body_append(struct buf *body, bool *too_big, size_t cap, const char *data, size_t len)
+{
+	if (*too_big || body->len + len + 1 > cap) {
+		*too_big = true;
+		return -1;
+	}
+	if (buf_reserve(body, len + 1, 16384) < 0)
+		return -1;
+	memcpy(body->data + body->len, data, len);
+	body->len += len;
+	return 0;
+}
+
 static int on_list_data(void *ctx, long status, const char *data, size_t len)
 {
 	struct kube_stream *s = ctx;
 
 	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
-	if (s->too_big || s->body.len + len + 1 > LIST_MAX_BYTES) {
-		s->too_big = true;
-		return -1;
-	}
-	if (buf_reserve(&s->body, len + 1, 65536) < 0)
-		return -1;
-	memcpy(s->body.data + s->body.len, data, len);
-	s->body.len += len;
-	return 0;
+	return body_append(&s->body, &s->too_big, LIST_MAX_BYTES, data, len);
 }
 
 static void handle_status(struct kube_stream *s, long status, int curl_code, const char *err, const char *what)
@@ -469,10 +486,99 @@ int kube_client_new(const struct kube_client_options *opts, struct kube_client *
 	return 0;
 }
 
+/* ---- one-shot lists ---- */
+
+static int on_fetch_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct kube_fetch *f = ctx;
+
+	return body_append(&f->body, &f->too_big, KUBE_FETCH_MAX_BYTES, data, len);
+}
+
+static void fetch_free(struct kube_fetch *f)
+{
+	for (int i = 0; i < KUBE_MAX_FETCHES; i++)
+		if (f->kc->fetches[i] == f)
+			f->kc->fetches[i] = NULL;
+	buf_free(&f->body);
+	free(f);
+}
+
+static void on_fetch_done(void *ctx, int curl_code, long status, const char *err)
+{
+	struct kube_fetch *f = ctx;
+	cJSON *root = NULL;
+	char why[160] = "";
+
+	if (f->too_big)
+		snprintf(why, sizeof(why), "response over %u KiB", KUBE_FETCH_MAX_BYTES >> 10);
+	else if (curl_code)
+		snprintf(why, sizeof(why), "%s", err && *err ? err : "failed");
+	else if (status != 200)
+		snprintf(why, sizeof(why), "HTTP %ld", status);
+	else if (!(root = cJSON_ParseWithLength(f->body.data, f->body.len)))
+		snprintf(why, sizeof(why), "not JSON (%zu bytes)", f->body.len);
+	if (status == 401)
+		reload_token(f->kc);
+	if (why[0])
+		f->kc->fetch_errors++;
+	f->done(f->ctx, root, status, why);
+	cJSON_Delete(root);
+	fetch_free(f);
+}
+
+int kube_client_fetch(struct kube_client *kc, const char *ns, const char *resource, const char *field_selector,
+		      kube_fetch_done done, void *ctx)
+{
+	const char *headers[] = { kc->auth, "Accept: application/json", "User-Agent: nodetrail/" NODETRAIL_VERSION,
+				  NULL };
+	char url[2048], sel[1024], ens[256];
+	struct http_request req = { .url = url, .headers = headers, .ca_file = kc->opts.ca_file, .timeout_ms = 30000,
+				    .on_data = on_fetch_data, .on_done = on_fetch_done };
+	struct kube_fetch *f;
+	int slot = -1;
+
+	for (int i = 0; i < KUBE_MAX_FETCHES && slot < 0; i++)
+		if (!kc->fetches[i])
+			slot = i;
+	if (slot < 0) {
+		kc->fetches_refused++;
+		return -EBUSY;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	url_encode(ns, ens, sizeof(ens));
+	url_encode(field_selector, sel, sizeof(sel));
+	/* resourceVersion=0: the API server's watch cache answers, not etcd */
+	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/%s?fieldSelector=%s&resourceVersion=0", kc->server, ens,
+		 resource, sel);
+	f->kc = kc;
+	f->done = done;
+	f->ctx = ctx;
+	req.ctx = f;
+	kc->fetches[slot] = f;
+	f->t = http_start(kc->opts.http, &req);
+	if (!f->t) {
+		fetch_free(f);
+		return -ENOMEM;
+	}
+	kc->nfetches++;
+	return 0;
+}
+
 void kube_client_free(struct kube_client *kc)
 {
 	if (!kc)
 		return;
+	for (int i = 0; i < KUBE_MAX_FETCHES; i++) {
+		struct kube_fetch *f = kc->fetches[i];
+
+		if (f) {
+			http_cancel(kc->opts.http, f->t);
+			fetch_free(f);
+		}
+	}
 	loop_timer_del(kc->opts.loop, kc->token_timer);
 	for (int i = 0; i < KUBE_NRESOURCES; i++) {
 		loop_timer_del(kc->opts.loop, kc->streams[i].retry_timer);
@@ -496,4 +602,7 @@ void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stat
 			ret->synced = 0;
 	}
 	ret->token_reloads = kc->token_reloads;
+	ret->fetches = kc->nfetches;
+	ret->fetch_errors = kc->fetch_errors;
+	ret->fetches_refused = kc->fetches_refused;
 }

@@ -471,6 +471,7 @@ int kube_event_obj_decode(const cJSON *obj, struct kube_event_obj *e)
 		COPY(e->source, obj, "reportingController");
 	COPY(e->involved_kind, involved, "kind");
 	COPY(e->involved_name, involved, "name");
+	COPY(e->involved_field_path, involved, "fieldPath");
 	/* events.k8s.io/v1 writers leave the core/v1 timestamps null */
 	COPY(e->first_time, obj, "firstTimestamp");
 	if (!e->first_time[0])

@@ -74,6 +74,10 @@ static const struct option_def options[] = {
 	{ "drain-lead", "NODETRAIL_DRAIN_LEAD", "15",
 	  "seconds before an interruption's deadline when its drain report is written (Fluent Bit ships it before "
 	  "the instance goes); a final one follows at the deadline", U32(drain_lead_s), NULL },
+	{ "pod-trouble-after", "NODETRAIL_POD_TROUBLE_AFTER", "60",
+	  "seconds a pod may stay Pending before its events are listed and written as pod.event (a container "
+	  "in CrashLoopBackOff, ImagePullBackOff... at once); 0: never list pod events",
+	  U32(pod_trouble_after_s), NULL },
 	{ "join-window", "NODETRAIL_JOIN_WINDOW_MS", "5000",
 	  "milliseconds a container record waits for the API's status of the container (with --api)",
 	  U32(join_window_ms), NULL },
@@ -106,8 +110,9 @@ static const struct option_def options[] = {
 	{ "metrics-addr", "NODETRAIL_METRICS_ADDR", "",
 	  "serve GET /healthz, /readyz and /metrics (Prometheus) on host:port, e.g. 127.0.0.1:9808 (empty: off)",
 	  STR(metrics_addr), NULL },
-	{ "status-interval", "NODETRAIL_STATUS_INTERVAL", "60",
-	  "seconds between agent.status records (0: only at start and stop)", U32(status_interval_s), NULL },
+	{ "status-interval", "NODETRAIL_STATUS_INTERVAL", "3600",
+	  "seconds between agent.status records (0: only at start and stop); the live state is on /metrics",
+	  U32(status_interval_s), NULL },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -18,6 +18,7 @@ static const char *const type_names[RECORD_NTYPES] = {
 	[RECORD_NODE_INTERRUPTION] = "node.interruption",
 	[RECORD_NODE_DRAIN_REPORT] = "node.drain_report",
 	[RECORD_AGENT_STATUS] = "agent.status",
+	[RECORD_POD_EVENT] = "pod.event",
 };
 
 const char *record_type_name(enum record_type type)

@@ -49,3 +49,58 @@ cJSON *redact_exec_args(const char *raw, size_t len, const regex_t *extra)
 	}
 	return list;
 }
+
+/* one word of free text: "NAME=VALUE" or "--NAME" (quotes around it allowed) */
+static void redact_word(const char *w, size_t n, bool *redact_next, char *out, size_t *o, size_t len)
+{
+	const char *eq = memchr(w, '=', n), *name = w;
+	size_t lead = strspn(w, "\"'(");
+
+	if (lead > n)
+		lead = n;
+	name += lead;
+	if (*redact_next) {
+		*redact_next = false;
+		*o += (size_t)snprintf(out + *o, len - *o, "%s", REDACTED);
+	} else if (eq && secret_name(name, (size_t)(eq - name))) {
+		*o += (size_t)snprintf(out + *o, len - *o, "%.*s%s", (int)(eq + 1 - w), w, REDACTED);
+	} else {
+		if (name[0] == '-' && secret_name(name, n - lead))
+			*redact_next = true;
+		*o += (size_t)snprintf(out + *o, len - *o, "%.*s", (int)n, w);
+	}
+	if (*o >= len)
+		*o = len - 1;
+}
+
+void redact_text(const char *in, size_t cap, char *out, size_t len)
+{
+	bool redact_next = false;
+	size_t o = 0;
+
+	if (!len)
+		return;
+	out[0] = '\0';
+	while (*in && o + 1 < len) {
+		size_t sp = strspn(in, " \t\n"), n;
+
+		if (sp) {
+			o += (size_t)snprintf(out + o, len - o, "%.*s", (int)sp, in);
+			if (o >= len)
+				o = len - 1;
+			in += sp;
+			continue;
+		}
+		n = strcspn(in, " \t\n");
+		redact_word(in, n, &redact_next, out, &o, len);
+		in += n;
+	}
+	if (o > cap && cap + 4 < len) {
+		/* cut at a character boundary of UTF-8 */
+		size_t cut = cap;
+
+		while (cut > 0 && ((unsigned char)out[cut] & 0xc0) == 0x80)
+			cut--;
+		snprintf(out + cut, len - cut, "...");
+	}
+}

@@ -494,6 +494,26 @@ static enum signal_sender sender_of(const char *s)
 	return s && *s ? SENDER_EXTERNAL : SENDER_NONE;
 }
 
+/* the checkpoint leaves out what is zero, empty or false (the load's defaults): it is built every
+ * 2 s under churn, and its transient memory counts against the agent's RSS */
+static void save_num(cJSON *o, const char *key, int64_t v)
+{
+	if (v)
+		cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static void save_str(cJSON *o, const char *key, const char *v)
+{
+	if (v && v[0])
+		cJSON_AddStringToObject(o, key, v);
+}
+
+static void save_true(cJSON *o, const char *key, bool v)
+{
+	if (v)
+		cJSON_AddBoolToObject(o, key, true);
+}
+
 static void save_container(void *ctx, const struct container_state *st, const struct cgroup_entry *e)
 {
 	cJSON *list = ctx, *o, *sigs, *ooms;
@@ -504,19 +524,19 @@ static void save_container(void *ctx, const struct container_state *st, const st
 	json_add_hex(o, "cgroup_id", st->cgroup_id);
 	cJSON_AddStringToObject(o, "pod_uid", e->ref.pod_uid);
 	cJSON_AddStringToObject(o, "container_id", e->ref.container_id);
-	cJSON_AddNumberToObject(o, "created", (double)st->created_boot_ns);
-	cJSON_AddNumberToObject(o, "first_exec", (double)st->first_exec_boot_ns);
-	cJSON_AddNumberToObject(o, "main_tgid", st->main_tgid);
-	cJSON_AddBoolToObject(o, "preexisting", st->preexisting);
-	cJSON_AddBoolToObject(o, "exit_reported", st->exit_reported);
-	cJSON_AddNumberToObject(o, "term", (double)st->term_boot_ns);
-	if (st->term_ignored)
-		cJSON_AddBoolToObject(o, "term_ignored", true);
-	cJSON_AddNumberToObject(o, "kill", (double)st->kill_boot_ns);
-	cJSON_AddStringToObject(o, "kill_comm", st->kill_comm);
-	cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(st->kill_sender));
-	cJSON_AddNumberToObject(o, "signals_dropped", st->signals_dropped);
-	sigs = cJSON_AddArrayToObject(o, "signals");
+	save_num(o, "created", st->created_boot_ns);
+	save_num(o, "first_exec", st->first_exec_boot_ns);
+	save_num(o, "main_tgid", st->main_tgid);
+	save_true(o, "preexisting", st->preexisting);
+	save_true(o, "exit_reported", st->exit_reported);
+	save_num(o, "term", st->term_boot_ns);
+	save_true(o, "term_ignored", st->term_ignored);
+	save_num(o, "kill", st->kill_boot_ns);
+	save_str(o, "kill_comm", st->kill_comm);
+	if (st->kill_sender)
+		cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(st->kill_sender));
+	save_num(o, "signals_dropped", st->signals_dropped);
+	sigs = st->nsignals ? cJSON_AddArrayToObject(o, "signals") : NULL;
 	for (uint32_t i = 0; sigs && i < st->nsignals; i++) {
 		const struct signal_note *s = &st->signals[i];
 		cJSON *so = cJSON_CreateObject();
@@ -533,7 +553,7 @@ static void save_container(void *ctx, const struct container_state *st, const st
 			cJSON_AddNumberToObject(so, "result", s->result);
 		cJSON_AddItemToArray(sigs, so);
 	}
-	ooms = cJSON_AddArrayToObject(o, "oom_victims");
+	ooms = st->noom ? cJSON_AddArrayToObject(o, "oom_victims") : NULL;
 	for (uint32_t i = 0; ooms && i < st->noom; i++)
 		cJSON_AddItemToArray(ooms, cJSON_CreateNumber(st->oom_victims[i]));
 }
@@ -558,17 +578,17 @@ void containers_save(const struct containers *t, cJSON *parent)
 			cJSON_AddStringToObject(o, "pod_name", end->pod_name);
 		}
 		cJSON_AddStringToObject(o, "container_id", end->container_id);
-		cJSON_AddStringToObject(o, "comm", end->comm);
-		cJSON_AddNumberToObject(o, "term", (double)end->term_ns);
-		if (end->term_ignored)
-			cJSON_AddBoolToObject(o, "term_ignored", true);
-		cJSON_AddNumberToObject(o, "kill", (double)end->kill_ns);
+		save_str(o, "comm", end->comm);
+		save_num(o, "term", end->term_ns);
+		save_true(o, "term_ignored", end->term_ignored);
+		save_num(o, "kill", end->kill_ns);
 		cJSON_AddNumberToObject(o, "exit", (double)end->exit_ns);
-		cJSON_AddStringToObject(o, "kill_comm", end->kill_comm);
-		cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(end->kill_sender));
-		cJSON_AddNumberToObject(o, "exit_code", end->exit_code);
-		cJSON_AddBoolToObject(o, "oom", end->oom);
-		cJSON_AddBoolToObject(o, "unseen", end->unseen);
+		save_str(o, "kill_comm", end->kill_comm);
+		if (end->kill_sender)
+			cJSON_AddStringToObject(o, "kill_sender", signal_sender_name(end->kill_sender));
+		save_num(o, "exit_code", end->exit_code);
+		save_true(o, "oom", end->oom);
+		save_true(o, "unseen", end->unseen);
 		cJSON_AddItemToArray(list, o);
 	}
 }

@@ -134,7 +134,8 @@ int record_encode(const struct record *r, char *buf, size_t len)
 				goto out;
 		}
 	}
-	if (r->container_id && *r->container_id) {
+	if ((r->container_id && *r->container_id) || (r->container_name && *r->container_name)) {
+		/* a pod's event names its container, not its runtime id */
 		ctr = cJSON_AddObjectToObject(o, "container");
 		if (!ctr || !add_str(ctr, "name", r->container_name) || !add_str(ctr, "id", r->container_id) ||
 		    !add_str(ctr, "runtime", r->runtime) || !add_str(ctr, "cgroup", r->cgroup_path))

@@ -1,22 +1,27 @@
 /* The record sink. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/hash.h"
 #include "nodetrail/base/log.h"
+#include "nodetrail/base/u64map.h"
 #include "nodetrail/out/encode.h"
 #include "nodetrail/out/sink.h"
 
 struct sink {
 	struct writer *writer;
 	struct idset *ids;        /* facts whose lines are in the file, this run or before */
-	struct idset *queued;     /* facts queued this run (written or not): not queued twice */
 	/* the ids of the lines queued and not yet in the file, in order (the writer never reorders):
 	 * bounded by the writer's queue, whose lines are at least PREFIX_LEN bytes */
 	uint64_t *pending;
 	size_t pending_head, pending_n, pending_cap;
+	/* the same ids for lookup (a fact in flight is not queued twice); past its cap (a stalled
+	 * disk) the rest are found by a scan of pending */
+	struct u64map *in_flight;
+	size_t unindexed;
 	uint64_t seq;
 	uint64_t written;
 	char *encode_buf;         /* SINK_ENCODE_MAX */
@@ -33,6 +38,8 @@ static void lines_done(void *ctx, uint64_t n, bool written)
 
 		s->pending_head = (s->pending_head + 1) % s->pending_cap;
 		s->pending_n--;
+		if (!u64map_take(s->in_flight, id) && s->unindexed)
+			s->unindexed--;
 		if (written)
 			idset_check_add(s->ids, id);
 		else
@@ -60,6 +67,16 @@ static int pending_push(struct sink *s, uint64_t id)
 	return 0;
 }
 
+static bool is_in_flight(const struct sink *s, uint64_t id)
+{
+	if (u64map_get(s->in_flight, id))
+		return true;
+	for (size_t i = 0; s->unindexed && i < s->pending_n; i++)
+		if (s->pending[(s->pending_head + i) % s->pending_cap] == id)
+			return true;
+	return false;
+}
+
 int sink_new(struct writer *writer, uint32_t dedup_cap, struct sink **ret)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -68,7 +85,7 @@ int sink_new(struct writer *writer, uint32_t dedup_cap, struct sink **ret)
 		return -ENOMEM;
 	s->writer = writer;
 	s->encode_buf = malloc(SINK_ENCODE_MAX);
-	if (!s->encode_buf || idset_new(dedup_cap, &s->ids) < 0 || idset_new(dedup_cap, &s->queued) < 0) {
+	if (!s->encode_buf || idset_new(dedup_cap, &s->ids) < 0 || u64map_new(SINK_IN_FLIGHT_INDEXED, &s->in_flight) < 0) {
 		sink_free(s);
 		return -ENOMEM;
 	}
@@ -82,7 +99,7 @@ void sink_free(struct sink *s)
 	if (!s)
 		return;
 	idset_free(s->ids);
-	idset_free(s->queued);
+	u64map_free(s->in_flight, NULL);
 	free(s->pending);
 	free(s->encode_buf);
 	free(s);
@@ -96,7 +113,7 @@ void sink_emit(void *ctx, struct record *r)
 
 	/* the same fact twice (a relist after a restart, a replayed watch) is
 	 * written once; agent.status ids are unique per status anyway */
-	if (idset_contains(s->ids, id) || idset_contains(s->queued, id)) {
+	if (idset_contains(s->ids, id) || is_in_flight(s, id)) {
 		s->stats.duplicates++;
 		log_debug("record %s %s already written, skipping", record_type_name(r->type), r->record_id);
 		return;
@@ -121,7 +138,8 @@ void sink_emit(void *ctx, struct record *r)
 		log_warn("record queue full (%s), dropping a %s record", strerror(-err), record_type_name(r->type));
 		return;
 	}
-	idset_check_add(s->queued, id);
+	if (u64map_put(s->in_flight, id, (void *)1, NULL) < 0)
+		s->unindexed++;
 	s->seq++;
 	s->written++;
 	s->stats.by_type[(unsigned)r->type < RECORD_NTYPES ? r->type : 0]++;

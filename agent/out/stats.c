@@ -40,6 +40,8 @@ void stats_collect(const struct stats_sources *src, struct agent_stats *ret)
 		kube_client_get_stats(src->kube, &ret->kube);
 		node_state_get_stats(src->node_state, &ret->api);
 	}
+	if (src->pod_events)
+		pod_events_get_stats(src->pod_events, &ret->pod_events);
 	if (src->imds)
 		imds_get_stats(src->imds, &ret->imds);
 	if (src->http)
@@ -53,7 +55,7 @@ void stats_collect(const struct stats_sources *src, struct agent_stats *ret)
 
 static void add_api(const struct agent_stats *s, cJSON *o)
 {
-	cJSON *api = cJSON_AddObjectToObject(o, "api"), *streams;
+	cJSON *api = cJSON_AddObjectToObject(o, "api"), *streams, *pe;
 
 	if (!api)
 		return;
@@ -73,6 +75,14 @@ static void add_api(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(api, "events_rate_limited", (double)s->api.events_rate_limited);
 	cJSON_AddNumberToObject(api, "event_reasons_forgotten", (double)s->api.event_reasons_forgotten);
 	cJSON_AddNumberToObject(api, "token_reloads", (double)s->kube.token_reloads);
+	if (s->src.pod_events && (pe = cJSON_AddObjectToObject(api, "pod_events"))) {
+		cJSON_AddNumberToObject(pe, "troubled_pods", (double)s->pod_events.troubled);
+		cJSON_AddNumberToObject(pe, "lists", (double)s->pod_events.fetches);
+		cJSON_AddNumberToObject(pe, "list_errors", (double)s->pod_events.fetch_errors);
+		cJSON_AddNumberToObject(pe, "rate_limited", (double)s->pod_events.rate_limited);
+		cJSON_AddNumberToObject(pe, "written", (double)s->pod_events.written);
+		cJSON_AddNumberToObject(pe, "pods_dropped", (double)s->pod_events.pods_dropped);
+	}
 	streams = cJSON_AddObjectToObject(api, "streams");
 	for (int i = 0; streams && i < KUBE_NRESOURCES; i++) {
 		const struct kube_stream_stats *st = &s->kube.stream[i];
@@ -241,6 +251,15 @@ static void api_metrics(const struct agent_stats *s, FILE *out)
 	}
 	GAUGE(out, "api_pods", "Pods of this node in the cache", s->api.pods);
 	COUNTER(out, "api_decode_errors_total", "API objects that did not decode", s->api.decode_errors);
+	if (!s->src.pod_events)
+		return;
+	GAUGE(out, "pod_events_troubled_pods", "Pods in trouble whose events are listed on demand", s->pod_events.troubled);
+	COUNTER(out, "pod_events_lists_total", "Event lists of troubled pods", s->pod_events.fetches);
+	COUNTER(out, "pod_events_list_errors_total", "Of those, failed", s->pod_events.fetch_errors);
+	COUNTER(out, "pod_events_rate_limited_total", "Event lists put off: the per-minute budget was spent",
+		s->pod_events.rate_limited);
+	COUNTER(out, "pod_events_pods_dropped_total", "Troubled pods not followed: cap reached",
+		s->pod_events.pods_dropped);
 }
 
 void stats_prometheus(const struct agent_stats *s, FILE *out)

@@ -39,7 +39,9 @@ class Manifests(unittest.TestCase):
         sa = [{"kind": "ServiceAccount", "name": "nodetrail", "namespace": "nodetrail"}]
         role = self.objs[("ClusterRole", "nodetrail")]
         self.assertEqual(role["rules"], [{"apiGroups": [""], "resources": ["pods", "nodes"],
-                                          "verbs": ["get", "list", "watch"]}])
+                                          "verbs": ["get", "list", "watch"]},
+                                         # a troubled pod's events, listed on demand: no watch, no get
+                                         {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}])
         binding = self.objs[("ClusterRoleBinding", "nodetrail")]
         self.assertEqual(binding["roleRef"]["name"], "nodetrail")
         self.assertEqual(binding["subjects"], sa)
@@ -155,7 +157,8 @@ class CloudWatch(unittest.TestCase):
         for q in self.queries:
             self.assertIn(q.replace(" | ", "\n| "), doc)
         names = [w["properties"]["metrics"][0][1] for w in self.dashboard["widgets"] if w["type"] == "metric"]
-        self.assertEqual(sorted(names), ["Evictions", "Interruptions", "NonGracefulTerminations", "OOMKills"])
+        self.assertEqual(sorted(names), ["Disruptions", "Evictions", "Interruptions", "NonGracefulTerminations",
+                                        "OOMKills"])
 
     def test_fluent_bit_snippet_matches_the_file(self):
         with open(os.path.join(ROOT, "daemonset", "cloudwatch", "fluent-bit-nodetrail.conf")) as f:

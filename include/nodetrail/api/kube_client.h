@@ -8,6 +8,7 @@
 #define NODETRAIL_API_KUBE_CLIENT_H
 
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 #include "nodetrail/api/node_state.h"
 
@@ -47,6 +48,9 @@ struct kube_stream_stats {
 struct kube_client_stats {
 	struct kube_stream_stats stream[KUBE_NRESOURCES];
 	uint64_t token_reloads;
+	uint64_t fetches;             /* one-shot lists (kube_client_fetch) */
+	uint64_t fetch_errors;        /* of those, failed (transport, HTTP status, oversized, not JSON) */
+	uint64_t fetches_refused;     /* not started: KUBE_MAX_FETCHES in flight */
 	int synced;                   /* every stream has completed its first list */
 };
 
@@ -57,4 +61,17 @@ int kube_client_new(const struct kube_client_options *opts, struct kube_client *
 void kube_client_free(struct kube_client *kc);
 
 void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stats *ret);
+
+#define KUBE_MAX_FETCHES 4
+#define KUBE_FETCH_MAX_BYTES (1024u * 1024)
+
+/* The answer of a one-shot GET: its JSON body, or NULL and why (err, HTTP status). */
+typedef void (*kube_fetch_done)(void *ctx, const cJSON *body, long status, const char *err);
+
+/* One GET of "/api/v1/namespaces/<ns>/<resource>" filtered by field_selector
+ * (not yet encoded), with the client's token and CA, on the loop; done is
+ * called once, unless the client is freed first. The body is capped at
+ * KUBE_FETCH_MAX_BYTES. 0, -EBUSY (KUBE_MAX_FETCHES in flight), -ENOMEM. */
+int kube_client_fetch(struct kube_client *kc, const char *ns, const char *resource, const char *field_selector,
+		      kube_fetch_done done, void *ctx);
 #endif

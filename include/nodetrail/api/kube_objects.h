@@ -126,6 +126,7 @@ struct kube_event_obj {
 	char source[64];          /* source.component or reportingComponent */
 	char involved_kind[32];
 	char involved_name[254];
+	char involved_field_path[96]; /* "spec.containers{app}": the container an event is about */
 	char first_time[40];      /* firstTimestamp, else eventTime, else creationTimestamp */
 	char last_time[40];
 	int count;                /* count or series.count; 1 when neither (events.k8s.io) */

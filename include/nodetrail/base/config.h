@@ -27,6 +27,7 @@ struct config {
 	uint32_t imds_poll_s;
 	uint32_t imds_recheck_s;  /* auto, IMDS absent: ask again this often */
 	uint32_t drain_lead_s;    /* the drain report this long before an interruption's deadline */
+	uint32_t pod_trouble_after_s; /* Pending this long: the pod's events are listed; 0: never */
 	uint32_t join_window_ms;  /* a container record waits this long for the API's status */
 	char log_level[16];
 	char io[16];              /* writer I/O: auto, io_uring, write */

@@ -1,5 +1,6 @@
 /* Redaction of secrets in text a record may carry (the arguments of an
- * exec, only with --exec-args on). Pure functions. */
+ * exec, only with --exec-args on; the messages of a pod's events). Pure
+ * functions. */
 #ifndef NODETRAIL_BASE_REDACT_H
 #define NODETRAIL_BASE_REDACT_H
 
@@ -15,5 +16,11 @@
  * key, credential, auth, cookie), and any argument matching the operator's
  * extra pattern (POSIX ERE, NULL for none) become "<redacted>". NULL on ENOMEM. */
 cJSON *redact_exec_args(const char *raw, size_t len, const regex_t *extra);
+
+/* Free text that may quote a command or its output (a kubelet probe
+ * message): the same rules word by word (words split at spaces, quotes
+ * and commas kept), then cut to cap bytes (an ellipsis says so), into out
+ * (len > cap). */
+void redact_text(const char *in, size_t cap, char *out, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 #include "nodetrail/out/writer.h"
 
 #define SINK_ENCODE_MAX (64 * 1024) /* a record's JSON at most, before the writer's line cap */
+#define SINK_IN_FLIGHT_INDEXED 1024 /* ids of lines not yet written kept in a hash; beyond, a scan */
 
 struct sink_stats {
 	uint64_t by_type[RECORD_NTYPES]; /* records written, by type */

@@ -12,6 +12,7 @@
 #include "nodetrail/api/imds.h"
 #include "nodetrail/api/kube_client.h"
 #include "nodetrail/api/node_state.h"
+#include "nodetrail/api/pod_events.h"
 #include "nodetrail/base/http.h"
 #include "nodetrail/join/correlate.h"
 #include "nodetrail/kernel/host.h"
@@ -31,6 +32,7 @@ struct stats_sources {
 	const struct cgroup_mode *mode;
 	const struct kube_client *kube;
 	const struct node_state *node_state;
+	const struct pod_events *pod_events;
 	const char *api_server;
 	const char *api_reason;       /* why the API is off */
 	const struct imds *imds;
@@ -55,6 +57,7 @@ struct agent_stats {
 	uint64_t malformed_events;
 	struct kube_client_stats kube;
 	struct node_state_stats api;
+	struct pod_events_stats pod_events;
 	struct imds_stats imds;
 	struct http_stats http;
 	struct metrics_stats metrics;

@@ -24,10 +24,10 @@ struct fx {
 	struct record_node node;
 };
 
-static int setup(void **state)
+static int setup_queue(void **state, size_t queue_bytes, uint32_t dedup_cap)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct writer_options wo = { .file_name = "sink.log", .queue_bytes = 8192 };
+	struct writer_options wo = { .file_name = "sink.log", .queue_bytes = queue_bytes };
 
 	strcpy(f->dir, "/tmp/nodetrail-sink-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
@@ -37,10 +37,21 @@ static int setup(void **state)
 	wo.loop = f->loop;
 	wo.aio = f->aio;
 	assert_int_equal(writer_new(&wo, &f->writer, NULL), 0);
-	assert_int_equal(sink_new(f->writer, 100, &f->sink), 0);
+	assert_int_equal(sink_new(f->writer, dedup_cap, &f->sink), 0);
 	f->node.node_name = "n1";
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_queue(state, 8192, 100);
+}
+
+/* a queue that holds more lines than the sink indexes */
+static int setup_big(void **state)
+{
+	return setup_queue(state, 1 << 20, 4096);
 }
 
 static int teardown(void **state)
@@ -167,6 +178,33 @@ static void test_written_on_completion(void **state)
 	free(big);
 }
 
+/* more lines in flight than the index holds (a stalled disk): a fact among them is still not queued twice */
+static void test_in_flight_past_the_index(void **state)
+{
+	struct fx *f = *state;
+	struct sink_stats st;
+	char id[RECORD_ID_LEN + 1];
+
+	for (int i = 0; i < SINK_IN_FLIGHT_INDEXED + 100; i++) {
+		snprintf(id, sizeof(id), "%016x", i + 1);
+		emit(f, RECORD_NODE_EVENT, id, false);
+	}
+	snprintf(id, sizeof(id), "%016x", SINK_IN_FLIGHT_INDEXED + 50);
+	emit(f, RECORD_NODE_EVENT, id, false);
+	snprintf(id, sizeof(id), "%016x", 7);
+	emit(f, RECORD_NODE_EVENT, id, false);
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.duplicates, 2);
+	assert_int_equal(st.in_flight, SINK_IN_FLIGHT_INDEXED + 100);
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.in_flight, 0);
+	snprintf(id, sizeof(id), "%016x", SINK_IN_FLIGHT_INDEXED + 50);
+	emit(f, RECORD_NODE_EVENT, id, false);
+	sink_get_stats(f->sink, &st);
+	assert_int_equal(st.duplicates, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +212,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_durable_synced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_written_on_completion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_flight_past_the_index, setup_big, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
