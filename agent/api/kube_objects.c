@@ -401,6 +401,7 @@ int kube_node_decode(const cJSON *obj, struct kube_node *n)
 		return -EINVAL;
 	COPY(n->uid, meta, "uid");
 	COPY(n->resource_version, meta, "resourceVersion");
+	COPY(n->termination_deadline, get(meta, "annotations"), "karpenter.sh/nodeclaim-termination-timestamp");
 	labels = get(meta, "labels");
 	COPY(n->capacity_type, labels, "eks.amazonaws.com/capacityType");
 	if (!n->capacity_type[0]) {
@@ -692,6 +693,11 @@ cJSON *kube_node_encode(const struct kube_node *n)
 	add_str(labels, "eks.amazonaws.com/nodegroup", n->node_group);
 	add_str(labels, "node.kubernetes.io/instance-type", n->instance_type);
 	add_str(labels, "topology.kubernetes.io/zone", n->zone);
+	if (n->termination_deadline[0]) {
+		cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
+
+		add_str(ann, "karpenter.sh/nodeclaim-termination-timestamp", n->termination_deadline);
+	}
 	if (n->unschedulable)
 		cJSON_AddTrueToObject(spec, "unschedulable");
 	for (int i = 0; i < n->ntaints; i++) {

@@ -259,6 +259,11 @@ static void claim_taints(struct node_state *ns, const struct kube_node *n)
 		if (best) {
 			struct interruption_notice in = { .src = best->src, .kind = best->kind, .detail = key };
 
+			/* Karpenter's hard deadline for the node's pods, when its NodeClaim has one
+			 * (terminationGracePeriod): a disruption's drain report comes before it */
+			if (best->src == ISRC_TAINT_KARPENTER && (in.deadline_ns = clock_parse(n->termination_deadline)))
+				in.exact = true;
+
 			interruption_claim(ns->opts.interruption, &in, u64map_count(ns->pods));
 		} else {
 			interruption_withdraw(ns->opts.interruption, sources[s]);

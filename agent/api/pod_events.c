@@ -12,6 +12,7 @@
 #include "nodetrail/base/u64map.h"
 
 #define SEEN_CAP 4096             /* event (uid, count) pairs already written */
+#define RESTART_FRESH_NS (120 * 1000000000LL) /* a restart this recent is news */
 
 /* a pod followed: in trouble, or Pending and maybe soon */
 struct followed {
@@ -21,6 +22,7 @@ struct followed {
 	char trouble[64];         /* why its events are wanted, "" while not (yet) in trouble */
 	int64_t pending_since_ns; /* Pending from (scheduled, else first seen), 0 if not Pending */
 	int64_t last_fetch_ns;    /* 0: never */
+	int64_t restart_ns;       /* the restart whose events were wanted last (its finishedAt) */
 	bool in_flight;
 };
 
@@ -222,17 +224,31 @@ static void maybe_fetch(struct pod_events *pe, struct followed *f)
 	f->last_fetch_ns = now;
 }
 
-/* why the pod's events are wanted now, "" if they are not */
+/* why the pod's events are wanted now, "" if they are not; *restart_ns: the restart's end, if that is why */
 static void trouble_of(const struct pod_events *pe, const struct kube_pod *pod, const struct followed *f,
-		       char *out, size_t len)
+		       char *out, size_t len, int64_t *restart_ns)
 {
 	out[0] = '\0';
+	*restart_ns = 0;
 	for (int i = 0; i < pod->ncontainers; i++)
 		for (size_t j = 0; j < sizeof(waiting_troubles) / sizeof(waiting_troubles[0]); j++)
 			if (!strcmp(pod->containers[i].waiting_reason, waiting_troubles[j])) {
 				snprintf(out, len, "%s", waiting_troubles[j]);
 				return;
 			}
+	/* stopped from outside and restarted, the pod not being deleted: a liveness or startup probe the
+	 * kernel cannot see (httpGet, tcpSocket, grpc) says why in the kubelet's Unhealthy and Killing */
+	for (int i = 0; i < pod->ncontainers && !pod->deletion_timestamp[0]; i++) {
+		const struct kube_terminated *t = &pod->containers[i].last_terminated;
+		int64_t finished = t->set ? clock_parse(t->finished_at) : 0;
+
+		if (finished && now_ns(pe) - finished < RESTART_FRESH_NS && (t->exit_code == 137 || t->exit_code == 143) &&
+		    strcmp(t->reason, "OOMKilled") != 0) {
+			snprintf(out, len, "restarted after exit code %d", t->exit_code);
+			*restart_ns = finished;
+			return;
+		}
+	}
 	if (f && f->pending_since_ns && now_ns(pe) - f->pending_since_ns >= pe->opts.trouble_after_ns)
 		snprintf(out, len, "Pending for %lld s", (long long)((now_ns(pe) - f->pending_since_ns) / 1000000000LL));
 }
@@ -242,6 +258,7 @@ void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, b
 	uint64_t key = hash_str(pod->uid);
 	struct followed *f = u64map_get(pe->pods, key), probe = { 0 };
 	bool pending = !strcmp(pod->phase, "Pending");
+	int64_t restart_ns;
 	char trouble[64];
 
 	if (deleted) {
@@ -250,7 +267,7 @@ void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, b
 	}
 	if (!f && !pending) {
 		/* not followed yet: only a container's trouble makes it so */
-		trouble_of(pe, pod, &probe, trouble, sizeof(trouble));
+		trouble_of(pe, pod, &probe, trouble, sizeof(trouble), &restart_ns);
 		if (!trouble[0])
 			return;
 	}
@@ -274,7 +291,7 @@ void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, b
 	} else if (!pending) {
 		f->pending_since_ns = 0;
 	}
-	trouble_of(pe, pod, f, trouble, sizeof(trouble));
+	trouble_of(pe, pod, f, trouble, sizeof(trouble), &restart_ns);
 	if (!trouble[0] && !f->pending_since_ns) {
 		/* out of trouble and running: no longer followed (its events were written) */
 		if (!f->in_flight)
@@ -285,6 +302,10 @@ void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, b
 	}
 	if (trouble[0] && strcmp(trouble, f->trouble) != 0 && strncmp(trouble, "Pending", 7) != 0)
 		f->last_fetch_ns = 0; /* a new kind of trouble: its events now */
+	if (restart_ns && restart_ns != f->restart_ns) {
+		f->restart_ns = restart_ns;
+		f->last_fetch_ns = 0; /* another restart: its own events, now */
+	}
 	if (trouble[0] || strncmp(f->trouble, "Pending", 7) != 0)
 		snprintf(f->trouble, sizeof(f->trouble), "%s", trouble);
 	maybe_fetch(pe, f);
@@ -299,7 +320,9 @@ static void tick_one(void *ctx, uint64_t key, void *value)
 	if (!f->trouble[0] && f->pending_since_ns && now - f->pending_since_ns >= pe->opts.trouble_after_ns)
 		snprintf(f->trouble, sizeof(f->trouble), "Pending for %lld s",
 			 (long long)((now - f->pending_since_ns) / 1000000000LL));
-	maybe_fetch(pe, f);
+	/* a restart is listed once, when the status tells it; a state that lasts, again and again */
+	if (strncmp(f->trouble, "restarted", 9) != 0 || !f->last_fetch_ns)
+		maybe_fetch(pe, f);
 }
 
 void pod_events_tick(struct pod_events *pe)

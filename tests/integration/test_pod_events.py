@@ -1,5 +1,6 @@
 """The events of a pod in trouble, listed on demand from a stand-in API server and written as
-pod.event records: a container in CrashLoopBackOff at once, a pod Pending past --pod-trouble-after;
+pod.event records: a container in CrashLoopBackOff at once, a pod Pending past --pod-trouble-after, a
+container just killed and restarted (an HTTP liveness probe's kill: the kubelet's Unhealthy and Killing);
 a healthy pod's events are never listed; a restart does not write the same event twice; a repeat of
 an event (its count) is written again. Without eBPF (--bpf off): this is the API side."""
 import os
@@ -104,6 +105,26 @@ class PodEvents(unittest.TestCase):
         self.assertEqual(status["state"], "stopping")
         self.assertGreaterEqual(status["api"]["pod_events"]["lists"], 2)
         self.assertEqual(status["api"]["pod_events"]["troubled_pods"], 2)
+
+    def test_http_liveness_kill_explained_by_the_kubelet(self):
+        self.api.upsert("events", event("web-unhealthy", "web", "Unhealthy", count=3,
+                                        message="Liveness probe failed: HTTP probe failed with statuscode: 500"))
+        self.api.upsert("events", event("web-killing", "web", "Killing", kind="Normal",
+                                        message="Container app failed liveness probe, will be restarted"))
+        self.start()
+        self.api.upsert("pods", pod("web"))
+        time.sleep(1)
+        self.assertEqual(self.pod_events(), [])  # a healthy pod: its events are not listed
+        restarted = pod("web")
+        restarted["status"]["containerStatuses"][0]["lastState"] = {"terminated": {
+            "exitCode": 137, "reason": "Error", "finishedAt": now()}}
+        self.api.upsert("pods", restarted)
+        self.agent.wait_for(lambda r: r["type"] == "pod.event" and r["api"]["reason"] == "Killing", timeout=5,
+                            what="the kubelet's Killing")
+        got = {r["api"]["reason"]: r for r in self.pod_events()}
+        self.assertEqual(set(got), {"Unhealthy", "Killing"})
+        self.assertIn("HTTP probe failed with statuscode: 500", got["Unhealthy"]["summary"])
+        self.assertEqual(got["Killing"]["api"]["trouble"], "restarted after exit code 137")
 
 
 if __name__ == "__main__":

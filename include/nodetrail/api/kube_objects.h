@@ -109,6 +109,7 @@ struct kube_node {
 	char node_group[128];
 	char instance_type[64];
 	char zone[64];
+	char termination_deadline[40]; /* karpenter.sh/nodeclaim-termination-timestamp: Karpenter's hard deadline */
 	bool unschedulable;
 	int ntaints;
 	struct kube_taint taints[KUBE_MAX_TAINTS];

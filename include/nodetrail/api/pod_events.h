@@ -1,8 +1,12 @@
 /* Pod events on demand, for pods in trouble. A pod of this node whose
  * container waits in CrashLoopBackOff, ImagePullBackOff, ErrImagePull,
  * CreateContainerConfigError, CreateContainerError, RunContainerError or
- * InvalidImageName, or that stays Pending (sandbox, mounts, image pulls)
- * longer than a threshold, gets its Events listed once from the API
+ * InvalidImageName, that stays Pending (sandbox, mounts, image pulls)
+ * longer than a threshold, or whose container was just stopped with exit
+ * code 137 or 143 and restarted without the pod being deleted (a liveness
+ * or startup probe's kill: the kubelet's Unhealthy and Killing say which
+ * and why, for the httpGet, tcpSocket and grpc probes the kernel cannot
+ * see), gets its Events listed once from the API
  * (its namespace, involvedObject.uid), again while the trouble lasts, and
  * each Warning event (and the kubelet's Killing) becomes a pod.event record
  * once per event object and count: FailedCreatePodSandBox, FailedMount,

@@ -397,6 +397,28 @@ static void test_karpenter_consolidation_cancelled(void **state)
 	assert_golden(f, "karpenter_consolidation_cancelled");
 }
 
+/* the NodeClaim's terminationGracePeriod: Karpenter's hard deadline, on the Node as an annotation */
+#define KARPENTER_NODE(rv, deadline)                                                                          \
+	"{\"metadata\":{\"name\":\"" NODE "\",\"uid\":\"n1\",\"resourceVersion\":\"" rv "\",\"annotations\":{"      \
+	"\"karpenter.sh/nodeclaim-termination-timestamp\":\"" deadline "\"}},\"spec\":{\"taints\":[" KARPENTER_TAINT \
+	"]},\"status\":{}}"
+
+static void test_karpenter_termination_deadline(void **state)
+{
+	struct fx *f = *state;
+	const char *r;
+
+	with_node(f, KARPENTER_NODE("2", "2026-11-24T10:30:00Z"));
+	r = find_record(f, "node.interruption");
+	assert_non_null(strstr(r, "\"deadline\":\"2026-11-24T10:30:00"));
+	assert_null(strstr(r, "no deadline"));
+	assert_true(interruption_get(f->it)->deadline_ns == clock_parse("2026-11-24T10:30:00Z"));
+	/* Karpenter moves it: an update with the new deadline */
+	apply_json(f, KUBE_NODES, KUBE_EV_MODIFIED, KARPENTER_NODE("3", "2026-11-24T10:20:00Z"));
+	assert_non_null(strstr(f->json[f->n - 1], "\"changed\":[\"deadline\"]"));
+	assert_true(interruption_get(f->it)->deadline_ns == clock_parse("2026-11-24T10:20:00Z"));
+}
+
 static void test_pod_evicted_status_then_deleted_once(void **state)
 {
 	struct fx *f = *state;
@@ -611,6 +633,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_cause_during_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_alone_is_never_a_cause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_karpenter_consolidation_cancelled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_karpenter_termination_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),

@@ -270,6 +270,86 @@ static void test_message_redacted_and_capped(void **state)
 	assert_string_equal(out + POD_EVENTS_MESSAGE_MAX, "...");
 }
 
+/* stopped from outside and restarted (an HTTP liveness probe's kill): the kubelet's Unhealthy and Killing,
+ * once; the same without a fresh restart, or with the pod being deleted, lists nothing */
+static void test_probe_restart_lists_once(void **state)
+{
+	struct fx *f = *state;
+	char json[2048];
+	struct kube_pod *p = malloc(sizeof(*p));
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" UID_A "\",\"name\":\"web-1\",\"namespace\":\"shop\"},\"spec\":{\"containers\":"
+		 "[{\"name\":\"app\"}]},\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"app\","
+		 "\"restartCount\":1,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":{\"exitCode\":137,"
+		 "\"reason\":\"Error\",\"finishedAt\":\"2026-11-29T23:59:30Z\"}}}]}}");
+	o = cJSON_Parse(json);
+	assert_int_equal(kube_pod_decode(o, p), 0);
+	pod_events_pod_changed(f->pe, p, false);
+	assert_int_equal(f->ncalls, 1);
+	answer(f, 0, EVENT("u1", "Warning", "Unhealthy", 3, "Liveness probe failed: HTTP probe failed with statuscode: 500")
+		     "," EVENT("k1", "Normal", "Killing", 1, "Container app failed liveness probe, will be restarted"));
+	assert_int_equal(f->n, 2);
+	assert_non_null(strstr(f->json[0], "\"trouble\":\"restarted after exit code 137\""));
+	pod_events_pod_changed(f->pe, p, false);
+	assert_int_equal(f->ncalls, 1); /* the same restart: listed once */
+	/* killed again 20 s later: that restart's events, at once */
+	cJSON_Delete(o);
+	*strstr(json, "23:59:30Z") = '\0';
+	strcat(json, "23:59:50Z\"}}}]}}");
+	o = cJSON_Parse(json);
+	assert_int_equal(kube_pod_decode(o, p), 0);
+	pod_events_pod_changed(f->pe, p, false);
+	assert_int_equal(f->ncalls, 2);
+	answer(f, 1, EVENT("u1", "Warning", "Unhealthy", 6, "Liveness probe failed: HTTP probe failed with statuscode: 500")
+		     "," EVENT("k1", "Normal", "Killing", 2, "Container app failed liveness probe, will be restarted"));
+	assert_int_equal(f->n, 4);
+	fake_now += 301 * 1000000000LL;
+	pod_events_tick(f->pe);
+	assert_int_equal(f->ncalls, 2); /* a restart is listed once */
+	pod_events_pod_changed(f->pe, p, false);
+	assert_int_equal(f->ncalls, 2); /* the restart is old news now */
+	cJSON_Delete(o);
+	free(p);
+}
+
+/* restarts past the per-minute budget: the one put off is listed at the next minute, its events written */
+static void test_restart_put_off_then_listed(void **state)
+{
+	struct fx *f = *state;
+	const char *uids[] = { UID_A, UID_B, UID_C };
+	char json[2048];
+	struct kube_pod *p = malloc(sizeof(*p));
+
+	for (int i = 0; i < 3; i++) {
+		cJSON *o;
+
+		snprintf(json, sizeof(json),
+			 "{\"metadata\":{\"uid\":\"%s\",\"name\":\"w%d\",\"namespace\":\"shop\"},\"spec\":{\"containers\":"
+			 "[{\"name\":\"app\"}]},\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"app\","
+			 "\"restartCount\":1,\"state\":{\"running\":{}},\"lastState\":{\"terminated\":{\"exitCode\":143,"
+			 "\"reason\":\"Error\",\"finishedAt\":\"2026-11-29T23:59:50Z\"}}}]}}",
+			 uids[i], i);
+		o = cJSON_Parse(json);
+		assert_int_equal(kube_pod_decode(o, p), 0);
+		pod_events_pod_changed(f->pe, p, false);
+		cJSON_Delete(o);
+	}
+	assert_int_equal(f->ncalls, 2);
+	answer(f, 0, EVENT("a1", "Normal", "Killing", 1, "Container app failed liveness probe, will be restarted"));
+	answer(f, 1, EVENT("b1", "Normal", "Killing", 1, "Container app failed liveness probe, will be restarted"));
+	for (int i = 1; i <= 12; i++) {
+		fake_now += 5 * 1000000000LL;
+		pod_events_tick(f->pe);
+	}
+	assert_int_equal(f->ncalls, 3);
+	assert_string_equal(f->calls[2].selector, "involvedObject.uid=" UID_C);
+	answer(f, 2, EVENT("c1", "Normal", "Killing", 1, "Container app failed liveness probe, will be restarted"));
+	assert_int_equal(f->n, 3);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +357,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_past_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_and_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_redacted_and_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_restart_lists_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_put_off_then_listed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
