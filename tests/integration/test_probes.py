@@ -3,7 +3,7 @@ period), on the real kernel: they are counted, not recorded as `container.exec`;
 the same container through the same path, with an argv that differs by one argument, is recorded. A
 probe with `$(VAR)` and one whose argv is over 256 bytes are recognised; the counters on /metrics
 equal the runs and failures the test made. A liveness kill is explained; a kill with the probe
-passing (the kubelet's "definition changed") and a pod's deletion name no probe."""
+passing (the kubelet's "definition changed"), a pod's deletion and an OOM kill name no probe."""
 import os
 import re
 import shutil
@@ -75,8 +75,8 @@ class ExecProbes(unittest.TestCase):
                 "status": {"phase": "Running", "containerStatuses": [
                     {"name": "app", "containerID": "containerd://" + c.id, "restartCount": 0, "state": state}]}}
 
-    def start_pod(self, name):
-        c = containers.Container(self.rootfs, MAIN)
+    def start_pod(self, name, args=MAIN, **kw):
+        c = containers.Container(self.rootfs, args, **kw)
         self.started.append(c)
         self.api.upsert("pods", self.pod(c, name, {"running": {}}))
         time.sleep(0.5)  # the pod's spec is known before the first probe
@@ -174,6 +174,21 @@ class ExecProbes(unittest.TestCase):
                                 timeout=10, what="container.exited")
         self.assertNotIn("killed_for_probe", r["kernel"])
         self.assertEqual(self.agent.for_container(c.id, "container.exec"), [])
+
+    def test_oom_kill_names_no_probe(self):
+        name = "web-oom"
+        # the probes pass while it runs; then its main process allocates past the 32 MiB limit
+        c = self.start_pod(name, ["sh", "-c", "sleep 1.5; exec dd if=/dev/zero of=/dev/null bs=64M count=1"],
+                           memory_limit=32 << 20)
+        truth = {"liveness": [0, 0], "readiness": [0, 0], "startup": [0, 0]}
+        self.kubelet_round(c, truth)
+        self.assertEqual(truth["liveness"], [1, 0])
+        r = self.stopped(c, name, {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                                                  "containerID": "containerd://" + c.id}})
+        self.assertTrue(r["kernel"]["oom_killed"], r["kernel"])
+        self.assertNotIn("killed_for_probe", r["kernel"])
+        self.assertNotIn("probe", r["summary"])
+        self.assertEqual({p["name"]: p["failures"] for p in r["kernel"]["exec_probes"]}["liveness probe"], 0)
 
 
 if __name__ == "__main__":
