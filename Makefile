@@ -140,6 +140,7 @@ $(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a $(CU
 
 bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	./tests/bench/exec_throughput.sh $(BUILD)/nodetrail
+	python3 tests/bench/kernel_cost.py $(BUILD)/nodetrail
 	python3 tests/bench/api_cost.py $(BUILD)/nodetrail
 	@mkdir -p $(BUILD)/bench
 	$(BUILD)/bench-correlator $(BUILD)/bench/correlator.json

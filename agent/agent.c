@@ -74,6 +74,7 @@ struct agent {
 	struct loop *loop;
 	int signal_fd;
 	uint64_t status_timer;
+	uint64_t ringbuf_timer;   /* the backstop read of what the kernel let wait */
 	/* out */
 	struct aio *aio;
 	struct writer *writer;
@@ -524,10 +525,23 @@ static void on_kernel_event(void *ctx, const struct nt_event_hdr *hdr)
 static void on_ringbuf(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct agent *a = data;
-	int n = probes_consume(a->probes);
+	int n = probes_consume(a->probes, true);
 
 	if (n < 0)
 		log_warn("failed to read the ring buffer: %s", strerror(-n));
+}
+
+/* Events the kernel does not wake the agent for (cgroups made and removed,
+ * the exits of probes and hooks) are read with the next urgent one, once
+ * an eighth of the buffer fills, or here. */
+static void on_ringbuf_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+	int n = probes_consume(a->probes, false);
+
+	if (n < 0)
+		log_warn("failed to read the ring buffer: %s", strerror(-n));
+	a->ringbuf_timer = loop_timer_add(loop, PROBES_BACKSTOP_MS, on_ringbuf_timer, a);
 }
 
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
@@ -1039,6 +1053,8 @@ static int start(struct agent *a)
 	r = loop_add_fd(a->loop, a->signal_fd, EPOLLIN, on_signal, a);
 	if (r == 0 && a->probes)
 		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
+	if (r == 0 && a->probes && !(a->ringbuf_timer = loop_timer_add(a->loop, PROBES_BACKSTOP_MS, on_ringbuf_timer, a)))
+		r = -ENOMEM;
 	if (r == 0 && a->cfg.status_interval_s &&
 	    !(a->status_timer = loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a)))
 		r = -ENOMEM;
@@ -1077,7 +1093,7 @@ int agent_run(struct agent *a)
 
 	/* drain what the kernel already produced, then say goodbye */
 	if (a->probes)
-		probes_consume(a->probes);
+		probes_consume(a->probes, false);
 	correlator_flush(a->correlator);
 	report_drain(a, "at agent stop, before the deadline", false);
 	emit_status(a, "stopping");

@@ -103,6 +103,9 @@ void containers_mkdir(struct containers *t, const struct nt_cgroup_event *ev)
 		 * Kubernetes cgroup whose parent was created too fast for us */
 		if (cgroup_parse_path(path, &ref) < 0 || ref.kind == CGROUP_KIND_HOST)
 			return;
+		/* below a container's descendant: keyed by the container */
+		if (ref.kind == CGROUP_KIND_CONTAINER_CHILD)
+			return;
 	}
 	track(t, ev->hdr.cgroup_id, ev->parent_id, path, (int64_t)ev->hdr.ts_ns, false);
 }
@@ -117,8 +120,15 @@ static void scan_cb(void *ctx, uint64_t id, uint64_t parent_id, const char *path
 		    bool has_procs)
 {
 	struct containers *t = ctx;
-	const struct cgroup_entry *e = track(t, id, parent_id, path, 0, has_procs);
+	const struct cgroup_entry *e;
 	struct container_state *st;
+
+	/* a container's descendants (Docker-in-Docker, systemd in a pod) are
+	 * keyed by the container in the kernel: nothing to track, nothing
+	 * that could fill the maps */
+	if (ref->kind == CGROUP_KIND_CONTAINER_CHILD)
+		return;
+	e = track(t, id, parent_id, path, 0, has_procs);
 
 	if (e && e->ref.kind == CGROUP_KIND_CONTAINER && (st = u64map_get(t->table, e->container_cgroup_id))) {
 		st->preexisting = true;
@@ -136,8 +146,10 @@ static void scan_main(void *ctx, uint64_t key, void *value)
 	if (!e || st->main_tgid)
 		return;
 	pid = host_main_pid(t->mode, e->path);
-	if (pid > 0)
+	if (pid > 0) {
 		st->main_tgid = (uint32_t)pid;
+		cgroup_map_set_main(t->cgroups, st->cgroup_id, st->main_tgid);
+	}
 }
 
 int containers_scan(struct containers *t)
@@ -214,6 +226,8 @@ enum exec_kind containers_on_exec(struct containers *t, struct container_state *
 	if (!st->main_tgid && (ev->first || ev->from_outside)) {
 		st->main_tgid = ev->hdr.tgid;
 		st->first_exec_boot_ns = (int64_t)ev->hdr.ts_ns;
+		/* the kernel wrote it too, unless a racing update of the entry lost it */
+		cgroup_map_set_main(t->cgroups, st->cgroup_id, st->main_tgid);
 		return EXEC_MAIN;
 	}
 	if (ev->from_outside && ev->hdr.tgid != st->main_tgid) {
@@ -479,6 +493,7 @@ void containers_get_stats(const struct containers *t, struct containers_stats *r
 {
 	*ret = t->stats;
 	ret->containers = u64map_count(t->table);
+	ret->cgroups = cgroup_map_count(t->cgroups);
 	ret->cgroups_dropped = cgroup_map_dropped(t->cgroups);
 	ret->containers_dropped = u64map_dropped(t->table);
 }
@@ -676,6 +691,8 @@ static void restore_container(struct containers *t, const cJSON *o, int64_t now)
 		saved.created_boot_ns = st->created_boot_ns;
 	saved.exit_reported = saved.exit_reported || st->exit_reported;
 	*st = saved;
+	if (st->main_tgid && !st->exit_reported)
+		cgroup_map_set_main(t->cgroups, st->cgroup_id, st->main_tgid);
 	if (!st->main_tgid || st->exit_reported || !t->mode->dir[0])
 		return;
 	/* the cgroup stays until the runtime deletes it: is its main process still in it? */

@@ -90,6 +90,7 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	*ret = c->stats;
 	ret->containers = cs.containers;
 	ret->preexisting = cs.preexisting;
+	ret->cgroups = cs.cgroups;
 	ret->cgroups_dropped = cs.cgroups_dropped;
 	ret->containers_dropped = cs.containers_dropped;
 	ret->unknown_cgroup_events = cs.unknown_cgroup_events;

@@ -108,6 +108,13 @@ int cgroup_map_untrack(struct cgroup_map *m, uint64_t id)
 	return 0;
 }
 
+int cgroup_map_set_main(struct cgroup_map *m, uint64_t id, uint32_t tgid)
+{
+	if (!u64map_get(m->entries, id))
+		return -ENOENT;
+	return m->probes ? probes_set_main(m->probes, id, tgid) : 0;
+}
+
 const struct cgroup_entry *cgroup_map_get(const struct cgroup_map *m, uint64_t id)
 {
 	return u64map_get(m->entries, id);

@@ -21,6 +21,8 @@ struct probes {
 	const char *attach_mode;
 	uint64_t malformed;
 	uint64_t received[8];     /* samples handed on, by event type */
+	uint64_t reads_woken;     /* reads the kernel woke the agent for */
+	uint64_t reads_timer;     /* backstop reads that found events */
 	/* an aligned copy of the sample: ring-buffer memory is only 8-byte aligned
 	 * and the callback must not see memory the kernel may reuse */
 	union {
@@ -159,6 +161,12 @@ static int open_load_attach(const struct probes_options *opts, bool btf, struct 
 	skel->rodata->mark_victim_has_task = mark_victim_has_task();
 	skel->rodata->capture_args = opts->capture_args;
 	skel->rodata->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	/* what can wait wakes the agent anyway once an eighth of the buffer is used */
+	skel->rodata->wake_bytes = opts->ringbuf_bytes / 8;
+	/* NODETRAIL_BPF_NO_ANCESTOR_HELPER=1 plays a kernel before 5.14 (the tests) */
+	skel->rodata->ancestor_helper =
+		!getenv("NODETRAIL_BPF_NO_ANCESTOR_HELPER") &&
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1;
 	bpf_map__set_max_entries(skel->maps.nt_events, opts->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.nt_cgroups, opts->cgroup_map_max);
 	set_autoload(skel, btf);
@@ -250,9 +258,21 @@ int probes_fd(const struct probes *p)
 	return ring_buffer__epoll_fd(p->rb);
 }
 
-int probes_consume(struct probes *p)
+int probes_consume(struct probes *p, bool woken)
 {
-	return ring_buffer__consume(p->rb);
+	int n = ring_buffer__consume(p->rb);
+
+	if (woken)
+		p->reads_woken++;
+	else if (n > 0)
+		p->reads_timer++;
+	return n;
+}
+
+void probes_reads(const struct probes *p, uint64_t *ret_woken, uint64_t *ret_timer)
+{
+	*ret_woken = p->reads_woken;
+	*ret_timer = p->reads_timer;
 }
 
 int probes_track(struct probes *p, uint64_t cgroup_id, enum nt_cgroup_kind kind, bool exec_seen)
@@ -265,6 +285,22 @@ int probes_track(struct probes *p, uint64_t cgroup_id, enum nt_cgroup_kind kind,
 	if (exec_seen)
 		val.first_exec_seen = 1;
 	if (bpf_map_update_elem(fd, &cgroup_id, &val, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int probes_set_main(struct probes *p, uint64_t cgroup_id, uint32_t tgid)
+{
+	int fd = bpf_map__fd(p->skel->maps.nt_cgroups);
+	struct nt_cgroup_val val;
+
+	if (bpf_map_lookup_elem(fd, &cgroup_id, &val) < 0)
+		return -errno;
+	if (val.main_tgid == tgid)
+		return 0;
+	val.main_tgid = tgid;
+	val.first_exec_seen = 1;
+	if (bpf_map_update_elem(fd, &cgroup_id, &val, BPF_EXIST) < 0)
 		return -errno;
 	return 0;
 }

@@ -34,6 +34,7 @@ void stats_collect(const struct stats_sources *src, struct agent_stats *ret)
 		correlator_get_stats(src->correlator, &ret->join);
 	if (src->probes && probes_drops(src->probes, ret->ring_drops) == 0) {
 		probes_received(src->probes, ret->ring_events);
+		probes_reads(src->probes, &ret->ring_woken, &ret->ring_timer);
 		ret->malformed_events = probes_malformed(src->probes);
 	}
 	if (src->kube) {
@@ -163,6 +164,7 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	cJSON_AddStringToObject(o, "cgroup_ids", s->src.mode->v2_ids ? "unified" : "memory");
 	cJSON_AddStringToObject(o, "io", aio_mode_name(s->src.aio));
 	cJSON_AddNumberToObject(o, "tracked_containers", (double)cs->containers);
+	cJSON_AddNumberToObject(o, "tracked_cgroups", (double)cs->cgroups);
 	cJSON_AddNumberToObject(o, "preexisting_containers", (double)cs->preexisting);
 	drops = cJSON_AddObjectToObject(o, "ringbuf_drops");
 	if (s->src.probes) {
@@ -173,6 +175,9 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 		for (uint32_t i = NT_EV_CGROUP_MKDIR; events && i <= NT_EV_OOM; i++)
 			cJSON_AddNumberToObject(events, probes_event_name(i), (double)s->ring_events[i]);
 		cJSON_AddNumberToObject(o, "kernel_map_full", (double)s->ring_drops[NT_DROP_MAP_FULL]);
+		cJSON_AddNumberToObject(o, "kernel_exec_map_full", (double)s->ring_drops[NT_DROP_OUTSIDE_FULL]);
+		cJSON_AddNumberToObject(o, "ringbuf_wakeups", (double)s->ring_woken);
+		cJSON_AddNumberToObject(o, "ringbuf_backstop_reads", (double)s->ring_timer);
 	}
 	add_api(s, o);
 	add_imds(s, o);
@@ -249,6 +254,11 @@ static void api_metrics(const struct agent_stats *s, FILE *out)
 				kube_resource_name((enum kube_resource)i),
 				(unsigned long long)*(const uint64_t *)((const char *)&s->kube.stream[i] + per_stream[k].off));
 	}
+	if (s->src.probes) {
+		COUNTER(out, "ringbuf_wakeups_total", "Ring-buffer reads the kernel woke the agent for", s->ring_woken);
+		COUNTER(out, "ringbuf_backstop_reads_total", "Backstop ring-buffer reads that found events the kernel let wait",
+			s->ring_timer);
+	}
 	GAUGE(out, "api_pods", "Pods of this node in the cache", s->api.pods);
 	COUNTER(out, "api_decode_errors_total", "API objects that did not decode", s->api.decode_errors);
 	if (!s->src.pod_events)
@@ -279,6 +289,8 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 				(unsigned long long)s->ring_drops[i]);
 		fprintf(out, "nodetrail_dropped_total{stage=\"kernel_map\"} %llu\n",
 			(unsigned long long)s->ring_drops[NT_DROP_MAP_FULL]);
+		fprintf(out, "nodetrail_dropped_total{stage=\"kernel_exec_map\"} %llu\n",
+			(unsigned long long)s->ring_drops[NT_DROP_OUTSIDE_FULL]);
 		fprintf(out, "nodetrail_dropped_total{stage=\"malformed_event\"} %llu\n",
 			(unsigned long long)s->malformed_events);
 	}
@@ -322,6 +334,8 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 	      s->aio.in_flight_max);
 	GAUGE(out, "pending_records", "Records waiting for the API's side", cs->pending);
 	GAUGE(out, "tracked_containers", "Containers the kernel side tracks", cs->containers);
+	GAUGE(out, "tracked_cgroups", "Cgroups tracked (kubepods, QoS classes, pods, containers; no container's descendants)",
+	      cs->cgroups);
 	GAUGE(out, "dedup_window_ids", "Record ids remembered so that no fact is written twice", s->sink.dedup_ids);
 	GAUGE(out, "dedup_window_cap", "Record ids the window holds at most", s->sink.dedup_cap);
 	COUNTER(out, "dedup_window_forgotten_total", "Record ids forgotten, oldest first, at the window's cap",

@@ -16,3 +16,9 @@ int probes_untrack(struct probes *p, uint64_t id)
 	(void)p, (void)id;
 	return 0;
 }
+
+int probes_set_main(struct probes *p, uint64_t id, uint32_t tgid)
+{
+	(void)p, (void)id, (void)tgid;
+	return 0;
+}

@@ -160,6 +160,15 @@ run_suite() {
 	if [ "$victims" -ge 3 ]; then pass oom_group_every_victim_$attach; else failed oom_group_every_victim_$attach "$victims victims, want >= 3"; fi
 	expect oom_group_exit_$attach "$(wait_record $id container.exited)" '"oom_killed":true'
 
+	# a busy container whose main process moved into a descendant cgroup (systemd in a pod): the
+	# descendant is keyed by the container, its 200 short-lived processes stay in the kernel
+	set -- $(new_container cgroupfs sh -c "sleep 1; i=0; while [ \$i -lt 200 ]; do /bin/true; i=\$((i+1)); done; exit 5"); id=$1 name=$2 cg=$3
+	start_container $1 $2; sleep 0.3
+	mkdir -p /sys/fs/cgroup$cg/inner/deeper
+	runc state $name | grep '"pid"' | grep -o '[0-9][0-9]*' >/sys/fs/cgroup$cg/inner/deeper/cgroup.procs
+	wait_stopped $name
+	expect busy_descendant_$attach "$(wait_record $id container.exited)" '"exit_code":5'
+
 	# the container that was there before the agent
 	wait_stopped $pre_name
 	expect preexisting_container_$attach "$(wait_record $pre_id container.exited)" '"exit_code":9' '"preexisting":true'
@@ -169,6 +178,9 @@ run_suite() {
 	if [ $rc -eq 0 ] && records | grep -q '"state":"stopping"'; then pass agent_stopped_$attach; else failed agent_stopped_$attach "exit $rc"; fi
 	drops=$(records | grep '"state":"stopping"' | grep -o '"ringbuf_drops":{[^}]*}')
 	echo "NT-STATUS $drops"
+	# every container's main exit and the runtime's setup processes, not the busy container's 200
+	exits=$(records | grep '"state":"stopping"' | grep -o '"ringbuf_events":{[^}]*}' | grep -o '"exit":[0-9]*' | cut -d: -f2)
+	if [ -n "$exits" ] && [ "$exits" -lt 100 ]; then pass kernel_filter_$attach; else failed kernel_filter_$attach "exit events: ${exits:-none}"; fi
 }
 
 for attach in tp_btf raw_tp; do

@@ -128,6 +128,7 @@ enum exec_kind {
 struct containers_stats {
 	uint64_t containers;          /* tracked now */
 	uint64_t preexisting;         /* found by the startup scan */
+	uint64_t cgroups;             /* cgroups tracked (kubepods, QoS, pods, containers) */
 	uint64_t cgroups_dropped;     /* cgroups not tracked: map full */
 	uint64_t containers_dropped;  /* container states not kept: table full */
 	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */

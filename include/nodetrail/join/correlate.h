@@ -43,6 +43,7 @@ struct correlate_options {
 struct correlate_stats {
 	uint64_t containers;          /* containers tracked now */
 	uint64_t preexisting;         /* containers found by the startup scan */
+	uint64_t cgroups;             /* cgroups tracked (kubepods, QoS, pods, containers) */
 	uint64_t cgroups_dropped;     /* cgroups not tracked: map full */
 	uint64_t containers_dropped;  /* container states not kept: table full */
 	uint64_t unknown_cgroup_events; /* events for cgroups the map did not know */

@@ -38,6 +38,9 @@ int cgroup_map_track(struct cgroup_map *m, uint64_t id, uint64_t parent_id, cons
 		     int64_t created_boot_ns, bool exec_seen, const struct cgroup_entry **ret);
 /* Forget a cgroup (removed): from both maps. 0, or -ENOENT. */
 int cgroup_map_untrack(struct cgroup_map *m, uint64_t id);
+/* A container's main process, for the kernel's filter (its exit leaves the
+ * kernel, its siblings' do not). 0, -ENOENT, or -errno from the kernel map. */
+int cgroup_map_set_main(struct cgroup_map *m, uint64_t id, uint32_t tgid);
 const struct cgroup_entry *cgroup_map_get(const struct cgroup_map *m, uint64_t id);
 uint32_t cgroup_map_count(const struct cgroup_map *m);
 uint64_t cgroup_map_dropped(const struct cgroup_map *m);

@@ -29,8 +29,17 @@ enum nt_event_type {
 	NT_EV_OOM = 6,
 };
 
-/* index into the nt_drops counters past the event types */
-#define NT_DROP_MAP_FULL 7
+/* indexes into the nt_drops counters beside the event types */
+#define NT_DROP_OUTSIDE_FULL 0 /* processes exec'd from outside the nt_outside map refused */
+#define NT_DROP_MAP_FULL 7     /* cgroups the full nt_cgroups map refused */
+
+/* Containers sit at this cgroup level or deeper: the kubepods root is at
+ * level 1 or below, a pod one level under it (Guaranteed) or two (QoS
+ * class), and the container under its pod. A task whose own cgroup is not
+ * in nt_cgroups is keyed by its ancestor at the container's level, looked
+ * for from here down, at most NT_MAX_DESCENT levels below its container. */
+#define NT_CONTAINER_MIN_LEVEL 3
+#define NT_MAX_DESCENT 8
 
 /* what the tracked-cgroup map says a cgroup is (value of nt_cgroups) */
 enum nt_cgroup_kind {
@@ -42,6 +51,13 @@ enum nt_cgroup_kind {
 struct nt_cgroup_val {
 	__u32 kind;          /* enum nt_cgroup_kind */
 	__u32 first_exec_seen; /* set by the exec probe on the first exec */
+	/* the container's main process: written once, by the kernel at the
+	 * first exec that is not the runtime's own, or by user space for a
+	 * container found running. 0: unknown, every exit leaves the kernel. */
+	__u32 main_tgid;
+	/* processes exec'd from outside alive in the container (in nt_outside),
+	 * kept by the kernel: 0, and a non-main exit needs no lookup at all */
+	__u32 outside_live;
 };
 
 struct nt_event_hdr {

@@ -32,17 +32,31 @@ void probes_free(struct probes *p);
 
 /* The ring buffer's epoll fd, for the loop. */
 int probes_fd(const struct probes *p);
-/* Consume every pending event. Returns events handled or -errno. */
-int probes_consume(struct probes *p);
+/* Consume every pending event. woken: the kernel woke the reader (the
+ * epoll fd was ready), else the backstop timer or a final read: events
+ * the kernel let wait (PROBES_BACKSTOP_MS at most). Returns events
+ * handled or -errno. */
+int probes_consume(struct probes *p, bool woken);
+/* how long an event the kernel does not wake the agent for (a cgroup made
+ * or removed, a probe's exit) waits at most to be read */
+#define PROBES_BACKSTOP_MS 1000
+/* wake-ups by the kernel, and reads the backstop timer found events for */
+void probes_reads(const struct probes *p, uint64_t *ret_woken, uint64_t *ret_timer);
 
 /* Put a cgroup into the in-kernel filter as `kind`. exec_seen 1 marks its
  * first exec as already past (a running container found at startup), 0
  * keeps the kernel's flag. -E2BIG when the map is full. */
 int probes_track(struct probes *p, uint64_t cgroup_id, enum nt_cgroup_kind kind, bool exec_seen);
 int probes_untrack(struct probes *p, uint64_t cgroup_id);
+/* Tell the kernel a container's main process (found running at startup,
+ * or restored): its exit leaves the kernel, its siblings' do not. The
+ * kernel writes it itself at the first exec; this only fills it in where
+ * it is missing or differs. 0, -ENOENT (not in the map) or -errno. */
+int probes_set_main(struct probes *p, uint64_t cgroup_id, uint32_t tgid);
 
 /* Ring-buffer reservation failures summed over CPUs, per event type
- * (index enum nt_event_type, 8 entries). */
+ * (index enum nt_event_type, 8 entries; [NT_DROP_MAP_FULL] and
+ * [NT_DROP_OUTSIDE_FULL]: the kernel maps' refusals). */
 int probes_drops(const struct probes *p, uint64_t ret_per_type[8]);
 /* Events whose size did not match their header, rejected by user space. */
 uint64_t probes_malformed(const struct probes *p);

@@ -52,8 +52,9 @@ struct agent_stats {
 	struct writer_stats writer;
 	struct sink_stats sink;
 	struct correlate_stats join;
-	uint64_t ring_drops[8];       /* by enum nt_event_type; [NT_DROP_MAP_FULL]: kernel map full */
+	uint64_t ring_drops[8];       /* by enum nt_event_type; [NT_DROP_MAP_FULL], [NT_DROP_OUTSIDE_FULL]: kernel maps full */
 	uint64_t ring_events[8];
+	uint64_t ring_woken, ring_timer; /* reads the kernel woke, backstop reads with events */
 	uint64_t malformed_events;
 	struct kube_client_stats kube;
 	struct node_state_stats api;
