@@ -11,6 +11,7 @@
 #include "nodetrail/base/http.h"
 #include "nodetrail/base/log.h"
 #include "nodetrail/base/loop.h"
+#include "nodetrail/base/rng.h"
 
 #define TOKEN_TTL_S 21600
 #define BODY_MAX 65536
@@ -115,7 +116,7 @@ static void failed(struct imds *m, const char *what, const char *err)
 	delay_ms = 1000LL << (m->failures < 6 ? m->failures - 1 : 5);
 	if (delay_ms > BACKOFF_MAX_S * 1000)
 		delay_ms = BACKOFF_MAX_S * 1000;
-	delay_ms = delay_ms * 4 / 5 + rand() % (delay_ms * 2 / 5 + 1); /* +-20% */
+	delay_ms = delay_ms * 4 / 5 + rng_below((uint32_t)(delay_ms * 2 / 5 + 1)); /* +-20% */
 	if (m->failures == 1 || m->failures % 10 == 0)
 		log_warn("IMDS %s failed: %s, retrying in %.1f s (%u failures in a row)", what, err,
 			 (double)delay_ms / 1000.0, m->failures);

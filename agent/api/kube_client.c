@@ -13,9 +13,12 @@
 #include "nodetrail/base/http.h"
 #include "nodetrail/base/log.h"
 #include "nodetrail/base/loop.h"
+#include "nodetrail/base/rng.h"
 
 #define BACKOFF_MIN_MS 800
 #define BACKOFF_MAX_MS 30000
+/* a 410 this soon after its watch began means the server cannot serve the list's version */
+#define FAST_410_NS (10 * 1000000000LL)
 #define TOKEN_RELOAD_S 60
 #define LIST_MAX_BYTES (64u * 1024 * 1024)
 
@@ -40,6 +43,8 @@ struct kube_stream {
 	uint64_t retry_timer;      /* a retry after backoff, 0 if none */
 	uint64_t dead_timer;       /* the silence check of a watch, 0 if none */
 	unsigned backoff_ms;
+	int64_t watch_start_ns;    /* when the current watch was asked for */
+	unsigned fast_410s;        /* 410s in a row, each soon after its watch began */
 	struct kube_stream_stats stats;
 };
 
@@ -150,7 +155,7 @@ static void schedule_retry(struct kube_stream *s)
 	if (s->backoff_ms > BACKOFF_MAX_MS)
 		s->backoff_ms = BACKOFF_MAX_MS;
 	/* +-20% so that nodes that lost the API together do not return together */
-	jitter = (unsigned)(rand() % (int)(s->backoff_ms * 2 / 5 + 1));
+	jitter = rng_below((uint32_t)(s->backoff_ms * 2 / 5 + 1));
 	loop_timer_del(loop, s->retry_timer);
 	s->retry_timer = loop_timer_add(loop, s->backoff_ms * 4 / 5 + jitter, on_retry, s);
 }
@@ -358,8 +363,29 @@ static void on_watch_done(void *ctx, int curl_code, long status, const char *err
 	if (s->got_410 || status == 410) {
 		s->got_410 = false;
 		s->stats.relists_410++;
-		log_info("watch %s: resourceVersion %s expired, relisting", kube_resource_name(s->res), s->rv);
 		s->fresh_list = true;
+		/* a version expired as soon as it was watched, again: the server cannot follow (a
+		 * restarting API server, a proxy). Relist after a growing delay, not in a loop. */
+		if (clock_ns(CLOCK_MONOTONIC) - s->watch_start_ns < FAST_410_NS)
+			s->fast_410s++;
+		else
+			s->fast_410s = 0;
+		if (s->fast_410s > 1) {
+			unsigned delay = BACKOFF_MIN_MS << (s->fast_410s < 7 ? s->fast_410s - 2 : 5);
+
+			if (delay > BACKOFF_MAX_MS)
+				delay = BACKOFF_MAX_MS;
+			delay = delay * 4 / 5 + rng_below(delay * 2 / 5 + 1);
+			log_warn("watch %s: resourceVersion expired again at once (%u in a row), relisting in %.1f s",
+				 kube_resource_name(s->res), s->fast_410s, delay / 1000.0);
+			s->st = ST_BACKOFF;
+			loop_timer_del(s->kc->opts.loop, s->dead_timer);
+			s->dead_timer = 0;
+			loop_timer_del(s->kc->opts.loop, s->retry_timer);
+			s->retry_timer = loop_timer_add(s->kc->opts.loop, delay, on_retry, s);
+			return;
+		}
+		log_info("watch %s: resourceVersion %s expired, relisting", kube_resource_name(s->res), s->rv);
 		start_list(s);
 		return;
 	}
@@ -398,7 +424,7 @@ static void start_watch(struct kube_stream *s)
 {
 	struct kube_client_options *o = &s->kc->opts;
 	unsigned span = o->watch_timeout_max_s - o->watch_timeout_min_s;
-	unsigned timeout = o->watch_timeout_min_s + (span ? (unsigned)rand() % (span + 1) : 0);
+	unsigned timeout = o->watch_timeout_min_s + rng_below(span + 1);
 	char url[2048];
 
 	snprintf(url, sizeof(url),
@@ -406,6 +432,7 @@ static void start_watch(struct kube_stream *s)
 		 s->kc->server, s->path, timeout, s->rv, s->selector);
 	s->st = ST_WATCHING;
 	s->got_410 = false;
+	s->watch_start_ns = clock_ns(CLOCK_MONOTONIC);
 	kube_framer_reset(&s->framer);
 	s->stats.watches++;
 	if (start(s, url, on_watch_data, on_watch_done) == 0 && !s->dead_timer)

@@ -102,7 +102,7 @@ static const struct option_def options[] = {
 	  "NodeName, InstanceId]: one billed metric per node)", STR(emf), "off|cluster|node" },
 	{ "exec-args", "NODETRAIL_EXEC_ARGS", "off",
 	  "arguments in container.exec records: off (command name and path only), on (values of NAME=VALUE and "
-	  "--NAME VALUE redacted when NAME looks like a secret, and --exec-args-redact matches)", STR(exec_args),
+	  "--NAME VALUE redacted when NAME looks like a secret, URL passwords, Authorization headers, mysql/sshpass/redis-cli/curl secret flags, and --exec-args-redact matches)", STR(exec_args),
 	  "off|on" },
 	{ "exec-args-redact", "NODETRAIL_EXEC_ARGS_REDACT", "",
 	  "with --exec-args on: a POSIX extended regular expression; matching arguments are redacted whole",

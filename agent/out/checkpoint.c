@@ -214,10 +214,11 @@ int checkpoint_load(const char *dir, cJSON **ret_doc)
 	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, CHECKPOINT_FILE);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* never through a planted symlink, never blocked on a FIFO: a regular file or nothing */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_size > CHECKPOINT_MAX_BYTES) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CHECKPOINT_MAX_BYTES) {
 		r = -EINVAL;
 		goto out;
 	}

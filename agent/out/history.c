@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -47,11 +48,17 @@ int history_read_file(const char *path, size_t max_bytes, struct idset *ids, str
 	char *buf, *line, *nl;
 	off_t size, from;
 	ssize_t n;
+	struct stat st;
 	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* a planted FIFO must not block the start: regular files only */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
 	size = lseek(fd, 0, SEEK_END);
 	from = size > (off_t)max_bytes ? size - (off_t)max_bytes : 0;
 	buf = malloc((size_t)(size - from) + 1);

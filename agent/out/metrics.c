@@ -52,15 +52,18 @@ static void send_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void respond(int fd, int status, const char *reason, const char *type, const char *body, size_t len)
+/* head: a HEAD request, answered with the GET's headers and no body (RFC 9110 9.3.2) */
+static void respond(int fd, bool head, int status, const char *reason, const char *type, const char *body,
+		    size_t len)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head),
+	char hdr[256];
+	int n = snprintf(hdr, sizeof(hdr),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
 			 reason, type, len);
 
-	send_all(fd, head, (size_t)n);
-	send_all(fd, body, len);
+	send_all(fd, hdr, (size_t)n);
+	if (!head)
+		send_all(fd, body, len);
 }
 
 static void answer(struct metrics_server *m, struct client *c)
@@ -68,33 +71,35 @@ static void answer(struct metrics_server *m, struct client *c)
 	char method[16], path[256], why[256];
 	char *body = NULL;
 	size_t len = 0;
+	bool head;
 	FILE *out;
 
 	m->stats.requests++;
 	if (sscanf(c->buf, "%15s %255s", method, path) != 2) {
 		m->stats.refused++;
-		respond(c->fd, 400, "Bad Request", "text/plain", "bad request\n", 12);
+		respond(c->fd, false, 400, "Bad Request", "text/plain", "bad request\n", 12);
 		return;
 	}
 	path[strcspn(path, "?")] = '\0';
+	head = strcmp(method, "HEAD") == 0;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		respond(c->fd, 405, "Method Not Allowed", "text/plain", "read-only: GET only\n", 20);
+		respond(c->fd, head, 405, "Method Not Allowed", "text/plain", "read-only: GET only\n", 20);
 	} else if (strcmp(path, "/healthz") == 0) {
-		respond(c->fd, 200, "OK", "text/plain", "ok\n", 3);
+		respond(c->fd, head, 200, "OK", "text/plain", "ok\n", 3);
 	} else if (strcmp(path, "/readyz") == 0) {
 		if (m->opts.ready(m->opts.ctx, why, sizeof(why))) {
-			respond(c->fd, 200, "OK", "text/plain", "ready\n", 6);
+			respond(c->fd, head, 200, "OK", "text/plain", "ready\n", 6);
 		} else {
 			strncat(why, "\n", sizeof(why) - strlen(why) - 1);
-			respond(c->fd, 503, "Service Unavailable", "text/plain", why, strlen(why));
+			respond(c->fd, head, 503, "Service Unavailable", "text/plain", why, strlen(why));
 		}
 	} else if (strcmp(path, "/metrics") == 0 && (out = open_memstream(&body, &len))) {
 		m->opts.render(m->opts.ctx, out);
 		fclose(out);
-		respond(c->fd, 200, "OK", "text/plain; version=0.0.4", body, len);
+		respond(c->fd, head, 200, "OK", "text/plain; version=0.0.4", body, len);
 		free(body);
 	} else {
-		respond(c->fd, 404, "Not Found", "text/plain", "not found: /healthz, /readyz, /metrics\n", 39);
+		respond(c->fd, head, 404, "Not Found", "text/plain", "not found: /healthz, /readyz, /metrics\n", 39);
 	}
 }
 
@@ -124,7 +129,7 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *data)
 		return; /* the rest of the request is on its way */
 	} else {
 		m->stats.refused++;
-		respond(fd, 431, "Request Header Fields Too Large", "text/plain", "request too large\n", 18);
+		respond(fd, false, 431, "Request Header Fields Too Large", "text/plain", "request too large\n", 18);
 	}
 	client_close(m, c);
 }

@@ -71,7 +71,8 @@ static int open_file(struct writer *w, const char **ret_detail)
 	struct stat st;
 	int fd;
 
-	fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* O_NONBLOCK: a FIFO planted here fails (no reader) or is refused below, never blocks the agent */
+	fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
 	if (fd < 0) {
 		if (errno == ELOOP && ret_detail)
 			*ret_detail = "the record file is a symlink (kubelet deletes dangling ones): remove it";

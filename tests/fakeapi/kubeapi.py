@@ -90,6 +90,7 @@ class KubeAPI:
         self.bookmark_interval = bookmark_interval
         self.chunk_split = chunk_split               # cut every line into pieces of this many bytes
         self.gone_as_http = False                    # answer too-old watches with HTTP 410, not in-stream
+        self.always_gone = False                     # every watch: in-stream 410 (a server that cannot follow)
         self.counters = {"requests": 0, "list": {}, "watch": {}, "unauthorized": 0, "bytes": 0}
         handler = self._handler()
         self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
@@ -313,7 +314,7 @@ class KubeAPI:
                 self.end_headers()
                 w = Watch(resource, selector)
                 with api.lock:
-                    if rv < api.oldest_rv:
+                    if rv < api.oldest_rv or api.always_gone:
                         err = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                "status": "Failure", "message": f"too old resource version: {rv} ({api.oldest_rv})",
                                "reason": "Expired", "code": 410}}

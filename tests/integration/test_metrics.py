@@ -74,6 +74,17 @@ class Metrics(unittest.TestCase):
         # read-only and only these paths
         self.assertEqual(get(port, "/metrics", "POST")[0], 405)
         self.assertEqual(get(port, "/debug")[0], 404)
+        # HEAD: the GET's status and Content-Length, and no body (raw: a client may not skip it for us)
+        for path in ("/metrics", "/healthz", "/nope"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                raw = b""
+                while chunk := c.recv(65536):
+                    raw += chunk
+            headers, _, body = raw.partition(b"\r\n\r\n")
+            self.assertRegex(headers.decode(), r"^HTTP/1.1 (200|404) ")
+            self.assertGreater(int(re.search(rb"Content-Length: (\d+)", headers).group(1)), 0)
+            self.assertEqual(body, b"", path)
 
     def test_not_ready_until_the_api_answers(self):
         with socket.socket() as s:
@@ -84,6 +95,24 @@ class Metrics(unittest.TestCase):
         self.assertEqual(status, 503)
         self.assertIn("first list", body)
         self.assertEqual(get(port, "/healthz")[0], 200)
+
+    def test_repeated_410_backs_off(self):
+        # a server whose every watch answers 410 at once (a restarting API server, a proxy): the agent
+        # relists after a growing delay, not in a loop that lists all pods as fast as it can
+        port = self.start(self.api.url)
+        deadline = time.time() + 10
+        while get(port, "/readyz")[0] != 200 and time.time() < deadline:
+            time.sleep(0.1)
+        self.api.always_gone = True
+        self.api.drop_watches()
+        time.sleep(6)
+        text = get(port, "/metrics")[1]
+        self.api.always_gone = False
+        relists = int(re.search(r'nodetrail_api_relists_410_total\{resource="pods"\} (\d+)', text).group(1))
+        # 0.8 s, 1.6 s, 3.2 s after the first immediate relist: 4 or 5 in 6 s (hundreds without the backoff)
+        self.assertGreaterEqual(relists, 2, text)
+        self.assertLessEqual(relists, 6, text)
+        self.assertIn("expired again at once", self.agent.log())
 
     def test_connections_bounded(self):
         port = self.start(self.api.url)

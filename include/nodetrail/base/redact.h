@@ -11,10 +11,15 @@
 #define REDACTED "<redacted>"
 
 /* argv of an exec (NUL-separated, as the kernel keeps it) as a JSON array of
- * strings, with secrets redacted: the value of NAME=VALUE and of the word
- * after a --NAME flag when NAME looks like a secret (password, secret, token,
- * key, credential, auth, cookie), and any argument matching the operator's
- * extra pattern (POSIX ERE, NULL for none) become "<redacted>". NULL on ENOMEM. */
+ * strings, with secrets redacted: the value of NAME=VALUE anywhere in an
+ * argument ("--set=db.password=x", "a=1,token=x", a URL query) and of the
+ * word after a --NAME flag when NAME looks like a secret (password, secret,
+ * token, key, credential, auth, cookie, pwd, jwt, bearer); a URL's password
+ * (user:pass@); Authorization, Cookie and X-Api-Key header values and the
+ * credentials after "Bearer "/"Basic "; the secret short flags of mysql,
+ * mysqldump, mysqladmin, mariadb (-pVALUE), sshpass (-p), redis-cli (-a)
+ * and curl (-u); and any argument matching the operator's extra pattern
+ * (POSIX ERE, NULL for none). NULL on ENOMEM. */
 cJSON *redact_exec_args(const char *raw, size_t len, const regex_t *extra);
 
 /* Free text that may quote a command or its output (a kubelet probe

@@ -92,6 +92,34 @@ static void test_bad_moved_aside(void **state)
 	}
 }
 
+/* a FIFO or a symlink planted where the checkpoint is read: refused at once, never followed or waited on */
+static void test_planted_fifo_and_symlink(void **state)
+{
+	const char *dir = *state;
+	char path[256], target[256];
+	cJSON *back = NULL;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CHECKPOINT_FILE);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5); /* without the fix, open() blocks for a writer: the alarm fails the test */
+	assert_int_equal(checkpoint_load(dir, &back), -EINVAL);
+	alarm(0);
+	assert_null(back);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s.bad", dir, CHECKPOINT_FILE);
+	unlink(path);
+
+	/* a symlink to a valid checkpoint elsewhere is not read */
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	write_file(dir, "elsewhere", "{\"version\":1,\"next_seq\":7}");
+	snprintf(path, sizeof(path), "%s/%s", dir, CHECKPOINT_FILE);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(checkpoint_load(dir, &back), -ELOOP);
+	assert_null(back);
+	assert_int_equal(stat(target, &st), 0);
+}
+
 /* a failed save (read-only or missing dir) keeps the previous checkpoint */
 static void test_failed_save_keeps_old(void **state)
 {
@@ -184,6 +212,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_save_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_fifo_and_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_saver, setup, teardown),
 	};
 

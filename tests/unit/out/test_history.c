@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -61,6 +62,17 @@ static void test_read_back(void **state)
 	assert_int_equal(h.records, 2);
 	unlink(path);
 	assert_int_equal(history_read_file("/nonexistent/file", 100, ids, &h), -ENOENT);
+	/* a FIFO or a symlink planted among the record files: refused at once, never waited on */
+	path = write_tmp("");
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5); /* without the fix, open() blocks for a writer: the alarm fails the test */
+	assert_int_equal(history_read_file(path, 100, ids, &h), -EINVAL);
+	alarm(0);
+	unlink(path);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	assert_int_equal(history_read_file(path, 100, ids, &h), -ELOOP);
+	unlink(path);
 	idset_free(ids);
 }
 

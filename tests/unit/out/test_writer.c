@@ -180,6 +180,13 @@ static void test_symlink_refused(void **state)
 	assert_non_null(strstr(detail, "symlink"));
 	o.dir = "/nonexistent/dir";
 	assert_int_equal(writer_new(&o, &w, &detail), -ENOENT);
+	/* a FIFO planted as the record file: an error at once, not an agent blocked for a reader */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	o.dir = f->dir;
+	alarm(5); /* without O_NONBLOCK, open() blocks: the alarm fails the test */
+	assert_true(writer_new(&o, &w, &detail) < 0);
+	alarm(0);
 }
 
 /* every seq in [0, n) exactly once across the active and rotated files */
