@@ -746,12 +746,29 @@ static void on_pod_events_timer(struct loop *loop, uint64_t id, void *data)
 	pod_events_tick(a->pod_events);
 }
 
+/* a pod's events, for why the kubelet stopped one of its containers */
+static bool explain_kill(void *ctx, const struct kube_pod *pod)
+{
+	struct agent *a = ctx;
+
+	return a->pod_events && pod_events_explain(a->pod_events, pod);
+}
+
+static void observe_pod_event(void *ctx, const char *pod_uid, const struct kube_event_obj *e)
+{
+	struct agent *a = ctx;
+
+	if (a->correlator)
+		correlator_pod_event(a->correlator, pod_uid, e);
+}
+
 /* troubled pods' events, listed through the API client */
 static int setup_pod_events(struct agent *a)
 {
 	struct pod_events_options po = { .node = &a->node, .emit = sink_emit, .emit_ctx = a->sink,
 					 .fetch = fetch_with_kube, .fetch_ctx = a->kube,
-					 .trouble_after_ns = (int64_t)a->cfg.pod_trouble_after_s * 1000000000LL };
+					 .trouble_after_ns = (int64_t)a->cfg.pod_trouble_after_s * 1000000000LL,
+					 .observe = observe_pod_event, .observe_ctx = a };
 	int r;
 
 	if (!a->cfg.pod_trouble_after_s)
@@ -876,6 +893,8 @@ static int setup_join(struct agent *a)
 	co.max_cgroups = a->cfg.cgroup_map_max;
 	co.emit = sink_emit;
 	co.emit_ctx = a->sink;
+	co.explain = explain_kill;
+	co.explain_ctx = a;
 	r = correlator_new(&co, &a->correlator);
 	if (r < 0) {
 		log_error("out of memory");

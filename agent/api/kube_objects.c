@@ -188,6 +188,17 @@ static void argv_put_expanded(struct argv_bytes *a, const char *s, const cJSON *
 	}
 }
 
+/* a probe's failureThreshold (default 3), 0 without the probe */
+static uint8_t probe_threshold(const cJSON *probe)
+{
+	int n;
+
+	if (!cJSON_IsObject(probe))
+		return 0;
+	n = (int)get_int(probe, "failureThreshold", 3);
+	return (uint8_t)(n < 1 ? 1 : n > 255 ? 255 : n);
+}
+
 /* an exec handler's command into k's execs; expand: as for a probe, from env */
 static void decode_exec(struct kube_container *k, const cJSON *handler, enum kube_exec_kind kind, bool expand,
 			const cJSON *env)
@@ -196,7 +207,6 @@ static void decode_exec(struct kube_container *k, const cJSON *handler, enum kub
 	struct argv_bytes a = { .len = 0 };
 	struct kube_exec *x = NULL;
 	uint64_t hash;
-	int threshold;
 
 	if (!cJSON_IsArray(cmd) || !cJSON_GetArraySize(cmd))
 		return;
@@ -221,12 +231,10 @@ static void decode_exec(struct kube_container *k, const cJSON *handler, enum kub
 		x->len = (uint32_t)a.len;
 	}
 	x->kinds |= (uint8_t)kind;
-	threshold = (int)get_int(handler, "failureThreshold", 3);
-	threshold = threshold < 1 ? 1 : threshold > 255 ? 255 : threshold;
 	if (kind == KUBE_EXEC_LIVENESS)
-		x->liveness_threshold = (uint8_t)threshold;
+		x->liveness_threshold = probe_threshold(handler);
 	else if (kind == KUBE_EXEC_STARTUP)
-		x->startup_threshold = (uint8_t)threshold;
+		x->startup_threshold = probe_threshold(handler);
 }
 
 /* what the checkpoint kept of them (kube_pod_encode): the hashes, not the commands */
@@ -258,6 +266,8 @@ static void decode_execs(struct kube_container *k, const cJSON *c)
 	const cJSON *env = get(c, "env"), *lc = get(c, "lifecycle");
 
 	k->nexecs = 0;
+	k->liveness_threshold = probe_threshold(get(c, "livenessProbe"));
+	k->startup_threshold = probe_threshold(get(c, "startupProbe"));
 	decode_exec(k, get(c, "livenessProbe"), KUBE_EXEC_LIVENESS, true, env);
 	decode_exec(k, get(c, "readinessProbe"), KUBE_EXEC_READINESS, true, env);
 	decode_exec(k, get(c, "startupProbe"), KUBE_EXEC_STARTUP, true, env);
@@ -657,6 +667,11 @@ cJSON *kube_pod_encode(const struct kube_pod *p)
 			cJSON_AddStringToObject(lim, "memory", num);
 		}
 		encode_execs(sp, k);
+		/* the thresholds only: the handler is not kept */
+		if (k->liveness_threshold && (state = cJSON_AddObjectToObject(sp, "livenessProbe")))
+			cJSON_AddNumberToObject(state, "failureThreshold", k->liveness_threshold);
+		if (k->startup_threshold && (state = cJSON_AddObjectToObject(sp, "startupProbe")))
+			cJSON_AddNumberToObject(state, "failureThreshold", k->startup_threshold);
 		cJSON_AddStringToObject(st, "name", k->name);
 		if (k->container_id[0]) {
 			snprintf(full, sizeof(full), "%s://%s", k->runtime[0] ? k->runtime : "containerd", k->container_id);

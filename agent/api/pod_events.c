@@ -13,6 +13,7 @@
 
 #define SEEN_CAP 4096             /* event (uid, count) pairs already written */
 #define RESTART_FRESH_NS (120 * 1000000000LL) /* a restart this recent is news */
+#define STOPPED "stopped by the kubelet"      /* the correlator's ask: pod_events_explain */
 
 /* a pod followed: in trouble, or Pending and maybe soon */
 struct followed {
@@ -155,11 +156,24 @@ static void write_event(struct pod_events *pe, const struct followed *f, const s
 	cJSON_Delete(o);
 }
 
+static void observe(struct pod_events *pe, const char *uid, const struct kube_event_obj *e)
+{
+	if (pe->opts.observe)
+		pe->opts.observe(pe->opts.observe_ctx, uid, e);
+}
+
+/* a one-shot trouble: its events listed once, not again while it lasts */
+static bool once_only(const struct followed *f)
+{
+	return !strncmp(f->trouble, "restarted", 9) || !strcmp(f->trouble, STOPPED);
+}
+
 static void on_events(void *ctx, const cJSON *body, long status, const char *err)
 {
 	struct ticket *t = ctx;
 	struct pod_events *pe = t->pe;
-	struct followed *f = u64map_get(pe->pods, hash_str(t->uid));
+	uint64_t key = hash_str(t->uid);
+	struct followed *f = u64map_get(pe->pods, key);
 	struct kube_event_obj *e;
 	const cJSON *item;
 
@@ -171,15 +185,24 @@ static void on_events(void *ctx, const cJSON *body, long status, const char *err
 		pe->stats.fetch_errors++;
 		if (f)
 			f->last_fetch_ns = now_ns(pe);
+		observe(pe, t->uid, NULL);
 		return;
 	}
-	if (!f || !(e = malloc(sizeof(*e))))
-		return;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(body, "items")) {
-		if (kube_event_obj_decode(item, e) == 0 && worth_a_record(e))
-			write_event(pe, f, e);
+	/* the pod may be gone (no longer followed): what its events say is still wanted */
+	if ((e = malloc(sizeof(*e)))) {
+		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(body, "items")) {
+			if (kube_event_obj_decode(item, e) != 0)
+				continue;
+			if (f && worth_a_record(e))
+				write_event(pe, f, e);
+			observe(pe, t->uid, e);
+		}
+		free(e);
 	}
-	free(e);
+	observe(pe, t->uid, NULL);
+	/* asked once, nothing else wrong: no longer followed */
+	if (f && !strcmp(f->trouble, STOPPED) && !f->pending_since_ns)
+		free(u64map_take(pe->pods, key));
 }
 
 /* ---- when to list ---- */
@@ -253,6 +276,39 @@ static void trouble_of(const struct pod_events *pe, const struct kube_pod *pod, 
 		snprintf(out, len, "Pending for %lld s", (long long)((now_ns(pe) - f->pending_since_ns) / 1000000000LL));
 }
 
+/* the pod, followed from now on; NULL when the cap refuses it (counted) */
+static struct followed *follow(struct pod_events *pe, const struct kube_pod *pod)
+{
+	struct followed *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	snprintf(f->uid, sizeof(f->uid), "%s", pod->uid);
+	snprintf(f->ns, sizeof(f->ns), "%s", pod->ns);
+	snprintf(f->name, sizeof(f->name), "%s", pod->name);
+	if (u64map_put(pe->pods, hash_str(pod->uid), f, NULL) < 0) {
+		pe->stats.pods_dropped++;
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+bool pod_events_explain(struct pod_events *pe, const struct kube_pod *pod)
+{
+	struct followed *f = u64map_get(pe->pods, hash_str(pod->uid));
+
+	if (!f && !(f = follow(pe, pod)))
+		return false;
+	if (f->in_flight)
+		return true;
+	if (!f->trouble[0])
+		snprintf(f->trouble, sizeof(f->trouble), "%s", STOPPED);
+	f->last_fetch_ns = 0;
+	maybe_fetch(pe, f);
+	return f->in_flight;
+}
+
 void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, bool deleted)
 {
 	uint64_t key = hash_str(pod->uid);
@@ -271,17 +327,8 @@ void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, b
 		if (!trouble[0])
 			return;
 	}
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f)
-			return;
-		snprintf(f->uid, sizeof(f->uid), "%s", pod->uid);
-		if (u64map_put(pe->pods, key, f, NULL) < 0) {
-			pe->stats.pods_dropped++;
-			free(f);
-			return;
-		}
-	}
+	if (!f && !(f = follow(pe, pod)))
+		return;
 	snprintf(f->ns, sizeof(f->ns), "%s", pod->ns);
 	snprintf(f->name, sizeof(f->name), "%s", pod->name);
 	if (pending && !f->pending_since_ns) {
@@ -321,7 +368,7 @@ static void tick_one(void *ctx, uint64_t key, void *value)
 		snprintf(f->trouble, sizeof(f->trouble), "Pending for %lld s",
 			 (long long)((now - f->pending_since_ns) / 1000000000LL));
 	/* a restart is listed once, when the status tells it; a state that lasts, again and again */
-	if (strncmp(f->trouble, "restarted", 9) != 0 || !f->last_fetch_ns)
+	if (!once_only(f) || !f->last_fetch_ns)
 		maybe_fetch(pe, f);
 }
 

@@ -17,6 +17,7 @@ struct http_transfer {
 	http_data_cb on_data;
 	http_done_cb on_done;
 	void *ctx;
+	bool added;               /* in the multi handle; not yet when started from inside curl */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -24,6 +25,7 @@ struct http {
 	struct loop *loop;
 	CURLM *multi;
 	uint64_t timer;           /* curl's one timeout, a loop timer (0: none) */
+	int in_curl;              /* inside curl_multi_socket_action: a callback of its transfers */
 	struct http_transfer *transfers; /* in flight, for http_free */
 	struct http_stats stats;
 };
@@ -41,7 +43,8 @@ static void unlink_transfer(struct http_transfer *t)
 static void free_transfer(struct http_transfer *t)
 {
 	unlink_transfer(t);
-	curl_multi_remove_handle(t->h->multi, t->easy);
+	if (t->added)
+		curl_multi_remove_handle(t->h->multi, t->easy);
 	curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
 	free(t);
@@ -72,10 +75,45 @@ static void check_done(struct http *h)
 	}
 }
 
+/* Transfers started from inside curl (a watch's data callback starting a
+ * list): curl refuses to add a handle there (CURLM_RECURSIVE_API_CALL), so
+ * they are added once it has returned; one it still refuses ends at once. */
+static void start_deferred(struct http *h)
+{
+	struct http_transfer *t = h->transfers, *next;
+
+	for (; t; t = next) {
+		next = t->next;
+		if (t->added)
+			continue;
+		if (curl_multi_add_handle(h->multi, t->easy) == CURLM_OK) {
+			t->added = true;
+			continue;
+		}
+		h->stats.failures++;
+		snprintf(t->err, sizeof(t->err), "could not start the transfer");
+		if (t->on_done)
+			t->on_done(t->ctx, CURLE_FAILED_INIT, 0, t->err);
+		next = t->next; /* on_done may have started others (at the head) or cancelled this one's next */
+		free_transfer(t);
+	}
+}
+
+static void socket_action(struct http *h, curl_socket_t fd, int flags)
+{
+	int running;
+
+	h->in_curl++;
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	h->in_curl--;
+	start_deferred(h);
+	check_done(h);
+}
+
 static void on_socket_event(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct http *h = data;
-	int running, flags = 0;
+	int flags = 0;
 
 	if (events & EPOLLIN)
 		flags |= CURL_CSELECT_IN;
@@ -83,18 +121,15 @@ static void on_socket_event(struct loop *loop, int fd, uint32_t events, void *da
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(h->multi, fd, flags, &running);
-	check_done(h);
+	socket_action(h, fd, flags);
 }
 
 static void on_timer(struct loop *loop, uint64_t id, void *data)
 {
 	struct http *h = data;
-	int running;
 
 	h->timer = 0;
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(h);
+	socket_action(h, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -218,8 +253,11 @@ struct http_transfer *http_start(struct http *h, const struct http_request *req)
 	}
 	/* a proxy from the environment must not see the bearer token by surprise */
 	curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "*");
-	if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
-		goto fail;
+	if (!h->in_curl) {
+		if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
+			goto fail;
+		t->added = true;
+	}
 	t->next = h->transfers;
 	if (t->next)
 		t->next->prev = t;

@@ -9,6 +9,7 @@
 #include "nodetrail/base/redact.h"
 #include "nodetrail/api/kube_objects.h"
 #include "nodetrail/join/container_records.h"
+#include "nodetrail/join/kill_cause.h"
 
 bool container_confirmed(const struct kube_pod *pod, const char *container_id)
 {
@@ -71,7 +72,7 @@ static void probe_kill(cJSON *k, const struct container_state *st, const struct 
 	kinds = p->kinds & (KUBE_EXEC_LIVENESS | KUBE_EXEC_STARTUP);
 	exec_probe_name(kinds, name, sizeof(name));
 	if (kinds == (KUBE_EXEC_LIVENESS | KUBE_EXEC_STARTUP))
-		snprintf(name, sizeof(name), "liveness or startup probe");
+		snprintf(name, sizeof(name), "liveness or startup probe"); /* the kubelet's Killing says which: kill_cause.c */
 	o = cJSON_AddObjectToObject(k, "killed_for_probe");
 	if (o) {
 		cJSON_AddStringToObject(o, "probe", name);
@@ -390,8 +391,10 @@ void container_record_send(const struct join_env *env, const struct series *seri
 		r.detail2_key = "api";
 		r.detail2 = api;
 		r.sources[1] = "api";
-		n = (size_t)snprintf(summary, sizeof(summary), "container %s of pod %s/%s %s", k->name, pod->ns, pod->name,
-				     p->what);
+		if (p->kubelet && api)
+			cJSON_AddItemToObject(api, "killed_by_kubelet", cJSON_Duplicate(p->kubelet, true));
+		n = (size_t)snprintf(summary, sizeof(summary), "container %s of pod %s/%s %s%s%s", k->name, pod->ns,
+				     pod->name, p->what, p->cause[0] ? ": " : "", p->cause);
 		if (t && p->is_exit && t->reason[0] && n < sizeof(summary))
 			n += (size_t)snprintf(summary + n, sizeof(summary) - n, "; API: %s, exit code %d", t->reason,
 					      t->exit_code);
@@ -424,8 +427,7 @@ void container_record_send_api_exit(const struct join_env *env, const struct pen
 	r.detail2_key = "kernel";
 	r.detail2 = p->kernel;
 	r.sources[0] = "api";
-	snprintf(summary, sizeof(summary), "container %s of pod %s/%s %s", p->container_name, p->pod_ns, p->pod_name,
-		 p->what);
+	kill_cause_api_only_summary(p, summary, sizeof(summary));
 	r.summary = summary;
 	env->emit(env->emit_ctx, &r);
 }

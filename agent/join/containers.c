@@ -529,6 +529,57 @@ static void save_true(cJSON *o, const char *key, bool v)
 		cJSON_AddBoolToObject(o, key, true);
 }
 
+/* the exec probes' counters and failures in a row: a restart of the agent
+ * must not forget that a liveness probe has failed twice already */
+static void save_probes(cJSON *o, const struct container_state *st)
+{
+	cJSON *list = st->nprobes ? cJSON_AddArrayToObject(o, "probes") : NULL;
+
+	for (uint32_t i = 0; list && i < st->nprobes; i++) {
+		const struct exec_probe *p = &st->probes[i];
+		cJSON *po = cJSON_CreateObject();
+
+		if (!po)
+			return;
+		cJSON_AddItemToArray(list, po);
+		json_add_hex(po, "hash", p->hash);
+		cJSON_AddNumberToObject(po, "len", p->len);
+		cJSON_AddNumberToObject(po, "kinds", p->kinds);
+		save_num(po, "liveness_threshold", p->liveness_threshold);
+		save_num(po, "startup_threshold", p->startup_threshold);
+		save_num(po, "runs", p->runs);
+		save_num(po, "failures", p->failures);
+		save_num(po, "in_a_row", p->in_a_row);
+		cJSON_AddNumberToObject(po, "last_exit", p->last_exit);
+		save_num(po, "last_start", p->last_start_boot_ns);
+		save_num(po, "last_end", p->last_end_boot_ns);
+	}
+}
+
+static void load_probes(const cJSON *o, struct container_state *st)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "probes")) {
+		struct exec_probe *p;
+
+		if (st->nprobes == CONTAINER_MAX_PROBES)
+			break;
+		p = &st->probes[st->nprobes++];
+		p->hash = json_get_hex(item, "hash");
+		p->len = (uint32_t)json_get_num(item, "len");
+		p->kinds = (uint8_t)json_int(cJSON_GetObjectItem(item, "kinds"), 0, 255, 0);
+		p->liveness_threshold = (uint8_t)json_int(cJSON_GetObjectItem(item, "liveness_threshold"), 0, 255, 0);
+		p->startup_threshold = (uint8_t)json_int(cJSON_GetObjectItem(item, "startup_threshold"), 0, 255, 0);
+		p->runs = (uint32_t)json_int(cJSON_GetObjectItem(item, "runs"), 0, UINT32_MAX, 0);
+		p->failures = (uint32_t)json_int(cJSON_GetObjectItem(item, "failures"), 0, UINT32_MAX, 0);
+		p->in_a_row = (uint32_t)json_int(cJSON_GetObjectItem(item, "in_a_row"), 0, UINT32_MAX, 0);
+		p->last_exit = (int32_t)json_int(cJSON_GetObjectItem(item, "last_exit"), -1, 255, -1);
+		p->last_start_boot_ns = json_get_num(item, "last_start");
+		p->last_end_boot_ns = json_get_num(item, "last_end");
+	}
+}
+
 static void save_container(void *ctx, const struct container_state *st, const struct cgroup_entry *e)
 {
 	cJSON *list = ctx, *o, *sigs, *ooms;
@@ -571,6 +622,7 @@ static void save_container(void *ctx, const struct container_state *st, const st
 	ooms = st->noom ? cJSON_AddArrayToObject(o, "oom_victims") : NULL;
 	for (uint32_t i = 0; ooms && i < st->noom; i++)
 		cJSON_AddItemToArray(ooms, cJSON_CreateNumber(st->oom_victims[i]));
+	save_probes(o, st);
 }
 
 void containers_save(const struct containers *t, cJSON *parent)
@@ -665,6 +717,7 @@ static void load_container(const cJSON *o, struct container_state *st)
 	cJSON_ArrayForEach(item, cJSON_GetObjectItem(o, "oom_victims"))
 		if (st->noom < CONTAINER_MAX_OOM_VICTIMS && cJSON_IsNumber(item))
 			st->oom_victims[st->noom++] = (uint32_t)json_int(item, 0, UINT32_MAX, 0);
+	load_probes(o, st);
 }
 
 static void restore_container(struct containers *t, const cJSON *o, int64_t now)

@@ -13,6 +13,7 @@
 #include "nodetrail/join/containers.h"
 #include "nodetrail/join/correlate.h"
 #include "nodetrail/join/drain.h"
+#include "nodetrail/join/kill_cause.h"
 #include "nodetrail/join/series.h"
 #include "nodetrail/join/started.h"
 #include "nodetrail/join/termination.h"
@@ -54,6 +55,8 @@ int correlator_new(const struct correlate_options *opts, struct correlator **ret
 		.exec_args = opts->exec_args,
 		.exec_args_redact = opts->exec_args_redact,
 		.start_ns = clock_ns(CLOCK_REALTIME),
+		.explain = opts->explain,
+		.explain_ctx = opts->explain_ctx,
 	};
 	c->history_before_ns = c->env.start_ns;
 	c->loop = opts->loop;
@@ -187,6 +190,41 @@ static void send_api_exit(struct correlator *c, const struct pending *p)
 	container_record_send_api_exit(&c->env, p);
 }
 
+/* A stop from outside of a pod not being deleted: held while the pod's
+ * events are listed, for the kubelet's word on why (join/kill_cause.c). */
+static bool hold_for_kubelet(struct correlator *c, struct pending *p, const struct kube_pod *pod)
+{
+	const struct kube_terminated *t;
+	const struct kube_container *k;
+
+	if (!c->env.explain || !kill_cause_wanted(p, pod) || !c->env.explain(c->env.explain_ctx, pod))
+		return false;
+	k = kube_pod_container_by_id(pod, p->container_id, &t);
+	snprintf(p->container_name, sizeof(p->container_name), "%s", k ? k->name : "");
+	if (!p->pod)
+		p->pod = kube_pod_dup(pod); /* the pod may be gone by the answer */
+	p->awaiting_events = true;
+	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + KILL_CAUSE_WAIT_MS * 1000000LL;
+	c->stats.kill_causes_asked++;
+	return true;
+}
+
+/* the pod this record joins: the API's now, else its last status */
+static const struct kube_pod *pending_pod(const struct correlator *c, const struct pending *p)
+{
+	const struct kube_pod *pod = join_pod(&c->env, p->pod_uid);
+
+	return pod ? pod : p->pod;
+}
+
+static void send_held(struct correlator *c, struct pending *p)
+{
+	if (p->api_only)
+		send_api_exit(c, p);
+	else
+		container_record_send(&c->env, c->series, p, pending_pod(c, p));
+}
+
 /* A kernel record of the container of e: out now when there is no API to
  * wait for (or it has the container's status already), else held until the
  * API's status arrives or the window closes. Takes kernel. */
@@ -213,6 +251,11 @@ static void finish(struct correlator *c, enum record_type type, const struct cgr
 		/* nothing to wait for, or the API already has it */
 		if (wait && pod && container_confirmed(pod, p->container_id))
 			c->stats.joined++;
+		if (wait && hold_for_kubelet(c, p, pod) && window_add(c->window, p) == 0) {
+			pending_free(reported);
+			arm_window(c);
+			return;
+		}
 		container_record_send(&c->env, c->series, p, pod);
 		pending_free(p);
 		pending_free(reported);
@@ -235,7 +278,12 @@ static void close_one(void *ctx, struct pending *p)
 	const struct kube_pod *pod = join_pod(&c->env, p->pod_uid);
 	const struct kube_terminated *t;
 
-	if (p->api_only) {
+	if (p->awaiting_events) {
+		/* the pod's events did not come in time: what the kernel and the API said */
+		c->stats.kill_causes_unanswered++;
+		p->awaiting_events = false;
+		send_held(c, p);
+	} else if (p->api_only) {
 		send_api_exit(c, p);
 	} else if (pod && !kube_pod_container_by_id(pod, p->container_id, &t) && strcmp(p->comm, "pause") == 0) {
 		/* the pod's sandbox: never one of its containers, folded into the pod */
@@ -256,6 +304,8 @@ static enum window_verdict expire_one(void *ctx, struct pending *p)
 	struct expire *x = ctx;
 
 	if (p->deadline_ns > x->now)
+		return WINDOW_KEEP;
+	if (p->api_only && hold_for_kubelet(x->c, p, pending_pod(x->c, p)))
 		return WINDOW_KEEP;
 	close_one(x->c, p);
 	return WINDOW_DONE;
@@ -433,10 +483,12 @@ static enum window_verdict join_one(void *ctx, struct pending *p)
 {
 	struct pod_join *j = ctx;
 
-	if (p->api_only || !kube_pod_is(j->pod, p->pod_uid))
+	if (p->api_only || p->awaiting_events || !kube_pod_is(j->pod, p->pod_uid))
 		return WINDOW_KEEP;
 	if (container_confirmed(j->pod, p->container_id)) {
 		j->c->stats.joined++;
+		if (!j->deleted && hold_for_kubelet(j->c, p, j->pod))
+			return WINDOW_KEEP;
 	} else if (j->deleted) {
 		/* the pod is gone: its status will not confirm more; its last word names the container */
 		j->c->stats.unconfirmed++;
@@ -455,6 +507,36 @@ static enum window_verdict keep_last_status(void *ctx, struct pending *p)
 	if (p->api_only && !p->pod && strcmp(p->pod_uid, j->pod->uid) == 0)
 		p->pod = kube_pod_dup(j->pod);
 	return WINDOW_KEEP;
+}
+
+struct pod_event {
+	struct correlator *c;
+	const char *uid;
+	const struct kube_event_obj *e;
+};
+
+static enum window_verdict pod_event_one(void *ctx, struct pending *p)
+{
+	struct pod_event *x = ctx;
+
+	if (!p->awaiting_events || strcmp(p->pod_uid, x->uid) != 0)
+		return WINDOW_KEEP;
+	if (x->e) {
+		kill_cause_event(p, pending_pod(x->c, p), x->e);
+		return WINDOW_KEEP;
+	}
+	if (kill_cause_finish(p, pending_pod(x->c, p)))
+		x->c->stats.kill_causes_found++;
+	send_held(x->c, p);
+	return WINDOW_DONE;
+}
+
+void correlator_pod_event(struct correlator *c, const char *pod_uid, const struct kube_event_obj *e)
+{
+	struct pod_event x = { c, pod_uid, e };
+
+	window_sweep(c->window, pod_event_one, &x);
+	arm_window(c);
 }
 
 void correlator_pod_changed(struct correlator *c, const struct kube_pod *pod, bool deleted)

@@ -28,6 +28,7 @@ void pending_free(struct pending *p)
 		return;
 	cJSON_Delete(p->kernel);
 	cJSON_Delete(p->api);
+	cJSON_Delete(p->kubelet);
 	free(p->pod);
 	free(p);
 }

@@ -187,12 +187,15 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(o, "exec_probe_runs", (double)cs->probe_runs);
 	cJSON_AddNumberToObject(o, "exec_probe_failures", (double)cs->probe_failures);
 	cJSON_AddNumberToObject(o, "exec_hook_runs", (double)cs->hook_runs);
+	cJSON_AddNumberToObject(o, "kill_causes_asked", (double)cs->kill_causes_asked);
+	cJSON_AddNumberToObject(o, "kill_causes_found", (double)cs->kill_causes_found);
+	cJSON_AddNumberToObject(o, "kill_causes_unanswered", (double)cs->kill_causes_unanswered);
 	cJSON_AddNumberToObject(o, "joined", (double)cs->joined);
 	cJSON_AddNumberToObject(o, "unconfirmed", (double)cs->unconfirmed);
 	cJSON_AddNumberToObject(o, "sandboxes_folded", (double)cs->sandboxes_folded);
 	cJSON_AddNumberToObject(o, "pending", (double)cs->pending);
 	cJSON_AddNumberToObject(o, "pending_overflow", (double)cs->pending_overflow);
-	cJSON_AddNumberToObject(o, "records_dropped", (double)(s->sink.dropped + s->writer.dropped));
+	cJSON_AddNumberToObject(o, "records_dropped", (double)(s->sink.dropped + s->sink.lost));
 	cJSON_AddNumberToObject(o, "lines_truncated", (double)s->writer.truncated);
 	cJSON_AddNumberToObject(o, "duplicates_suppressed", (double)s->sink.duplicates);
 	cJSON_AddNumberToObject(o, "api_only_exits", (double)cs->api_only_exits);

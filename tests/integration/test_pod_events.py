@@ -116,8 +116,9 @@ class PodEvents(unittest.TestCase):
         time.sleep(1)
         self.assertEqual(self.pod_events(), [])  # a healthy pod: its events are not listed
         restarted = pod("web")
+        restarted["spec"]["containers"][0]["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080}}
         restarted["status"]["containerStatuses"][0]["lastState"] = {"terminated": {
-            "exitCode": 137, "reason": "Error", "finishedAt": now()}}
+            "exitCode": 137, "reason": "Error", "finishedAt": now(), "containerID": "containerd://" + "ab" * 32}}
         self.api.upsert("pods", restarted)
         self.agent.wait_for(lambda r: r["type"] == "pod.event" and r["api"]["reason"] == "Killing", timeout=5,
                             what="the kubelet's Killing")
@@ -125,6 +126,14 @@ class PodEvents(unittest.TestCase):
         self.assertEqual(set(got), {"Unhealthy", "Killing"})
         self.assertIn("HTTP probe failed with statuscode: 500", got["Unhealthy"]["summary"])
         self.assertEqual(got["Killing"]["api"]["trouble"], "restarted after exit code 137")
+        # the exit itself (only the API saw it: eBPF is off) says why, in the kubelet's words
+        r = self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["pod"]["name"] == "web", timeout=10,
+                                what="the container's exit")
+        self.assertIn("exited (API: Error, exit code 137), restart #4: killed by the kubelet: liveness probe failed "
+                      "3 times (HTTP probe failed with statuscode: 500); the kernel did not see it: eBPF is off",
+                      r["summary"])
+        self.assertEqual(r["api"]["killed_by_kubelet"]["probe"], "liveness probe")
+        self.assertEqual(r["api"]["killed_by_kubelet"]["failure_threshold"], 3)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 period), on the real kernel: they are counted, not recorded as `container.exec`; a person's exec in
 the same container through the same path, with an argv that differs by one argument, is recorded. A
 probe with `$(VAR)` and one whose argv is over 256 bytes are recognised; the counters on /metrics
-equal the runs and failures the test made. A liveness kill is explained; a kill with the probe
-passing (the kubelet's "definition changed"), a pod's deletion and an OOM kill name no probe."""
+equal the runs and failures the test made. A liveness kill is explained (an exec probe's by the kernel, an
+httpGet probe's by the kubelet's events); a kill with the probe passing (the kubelet's "definition
+changed", said so), a pod's deletion and an OOM kill name no probe."""
 import os
 import re
 import shutil
@@ -140,17 +141,56 @@ class ExecProbes(unittest.TestCase):
         text = metrics(self.port)
         self.assertRegex(text, r"(?m)^nodetrail_exec_hook_runs_total [1-9]")
 
+    def kubelet_event(self, c, name, reason, message, count=1):
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.api.upsert("events", {
+            "metadata": {"name": f"{name}.{reason}", "namespace": "shop", "uid": f"ev-{name}-{reason}"},
+            "involvedObject": {"kind": "Pod", "name": name, "namespace": "shop", "uid": c.pod_uid,
+                               "fieldPath": "spec.containers{app}"},
+            "reason": reason, "type": "Normal" if reason == "Killing" else "Warning", "message": message,
+            "source": {"component": "kubelet", "host": NODE}, "count": count,
+            "firstTimestamp": at, "lastTimestamp": at})
+
+    def test_http_liveness_kill_explained_by_the_kubelet(self):
+        # an httpGet liveness probe: the kernel cannot see it; the kubelet's events say why it killed
+        name = "web-http"
+        c = containers.Container(self.rootfs, MAIN)
+        self.started.append(c)
+        pod = self.pod(c, name, {"running": {}})
+        pod["spec"]["containers"][0]["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080},
+                                                         "failureThreshold": 3}
+        self.api.upsert("pods", pod)
+        time.sleep(0.5)
+        c.start()
+        time.sleep(0.5)
+        self.kubelet_event(c, name, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500", 3)
+        self.kubelet_event(c, name, "Killing", "Container app failed liveness probe, will be restarted")
+        c.kill("TERM")
+        self.assertTrue(c.wait(10))
+        pod["status"]["containerStatuses"][0]["state"] = {"terminated": {
+            "exitCode": 143, "reason": "Error", "containerID": "containerd://" + c.id}}
+        self.api.upsert("pods", pod)
+        r = self.agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
+                                timeout=15, what="container.exited")
+        self.assertIn("exited with code 143 after SIGTERM from runc (external): killed by the kubelet: liveness "
+                      "probe failed 3 times (HTTP probe failed with statuscode: 500); API: Error, exit code 143",
+                      r["summary"])
+        self.assertEqual(r["api"]["killed_by_kubelet"]["probe"], "liveness probe")
+        self.assertNotIn("killed_for_probe", r["kernel"])
+
     def test_kill_with_passing_probe_names_no_probe(self):
         name = "web-changed"
         c = self.start_pod(name)
         truth = {"liveness": [0, 0], "readiness": [0, 0], "startup": [0, 0]}
         for _ in range(3):
             self.kubelet_round(c, truth)
-        c.kill("TERM")  # "definition changed, will be restarted"
+        self.kubelet_event(c, name, "Killing", "Container app definition changed, will be restarted")
+        c.kill("TERM")
         r = self.stopped(c, name, {"terminated": {"exitCode": 143, "reason": "Error",
                                                   "containerID": "containerd://" + c.id}})
         self.assertNotIn("killed_for_probe", r["kernel"])
         self.assertNotIn("probe", r["summary"])
+        self.assertIn("(external): stopped by the kubelet: its definition changed", r["summary"])
         self.assertEqual(self.agent.for_container(c.id, "container.exec"), [])
 
     def test_deletion_names_no_probe(self):

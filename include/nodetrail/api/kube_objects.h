@@ -59,6 +59,10 @@ struct kube_container {
 	struct kube_terminated last_terminated; /* lastState.terminated */
 	int nexecs;
 	struct kube_exec execs[KUBE_MAX_EXECS]; /* exec probes and hooks of the spec */
+	/* failureThreshold of its liveness and startup probes whatever their handler (exec, httpGet,
+	 * tcpSocket, grpc), 0 without one: a kubelet's kill "failed 3 times" */
+	uint8_t liveness_threshold;
+	uint8_t startup_threshold;
 };
 
 struct kube_pod {

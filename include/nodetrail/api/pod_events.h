@@ -6,7 +6,8 @@
  * code 137 or 143 and restarted without the pod being deleted (a liveness
  * or startup probe's kill: the kubelet's Unhealthy and Killing say which
  * and why, for the httpGet, tcpSocket and grpc probes the kernel cannot
- * see), gets its Events listed once from the API
+ * see), or whose container the kernel saw stopped from outside (asked by the
+ * correlator: pod_events_explain), gets its Events listed once from the API
  * (its namespace, involvedObject.uid), again while the trouble lasts, and
  * each Warning event (and the kubelet's Killing) becomes a pod.event record
  * once per event object and count: FailedCreatePodSandBox, FailedMount,
@@ -41,6 +42,10 @@ struct pod_events_options {
 	uint32_t per_minute;          /* fetches per minute, node-wide (default 10) */
 	uint32_t max_pods;            /* pods followed (default 128) */
 	int64_t (*clock)(void);       /* CLOCK_REALTIME ns; NULL: the real clock */
+	/* every event of each list, then e NULL once the list is done or has failed: the kubelet's
+	 * Killing and Unhealthy that say why it stopped a container (NULL: nobody asks) */
+	void (*observe)(void *ctx, const char *pod_uid, const struct kube_event_obj *e);
+	void *observe_ctx;
 };
 
 struct pod_events_stats {
@@ -61,6 +66,10 @@ void pod_events_free(struct pod_events *pe);
 
 /* Every pod object the API sends (node_state's observer). */
 void pod_events_pod_changed(struct pod_events *pe, const struct kube_pod *pod, bool deleted);
+/* A container of this pod was just stopped from outside, the pod not being
+ * deleted (a probe's kill, a changed definition): its events listed now,
+ * once. true when a list will answer through observe. */
+bool pod_events_explain(struct pod_events *pe, const struct kube_pod *pod);
 /* Periodic (every few seconds): Pending thresholds, refetches, lists put off. */
 void pod_events_tick(struct pod_events *pe);
 

@@ -38,6 +38,10 @@ struct correlate_options {
 	const regex_t *exec_args_redact; /* extra pattern, NULL for none */
 	record_emit_cb emit;
 	void *emit_ctx;
+	/* the pod's events listed now (pod_events_explain): true when they will come to
+	 * correlator_pod_event; NULL: a kill's record is not held for them */
+	bool (*explain)(void *ctx, const struct kube_pod *pod);
+	void *explain_ctx;
 };
 
 struct correlate_stats {
@@ -63,6 +67,9 @@ struct correlate_stats {
 	uint64_t probe_failures;      /* of those, failed */
 	uint64_t hook_runs;           /* exec postStart and preStop hook runs */
 	uint64_t probe_runs_untracked; /* runs whose end was not followed: too many at once */
+	uint64_t kill_causes_asked;   /* stops from outside held for the kubelet's events */
+	uint64_t kill_causes_found;   /* of those, explained by a Killing event */
+	uint64_t kill_causes_unanswered; /* sent without: the events did not come in time */
 };
 
 struct correlator;
@@ -74,6 +81,10 @@ void correlator_free(struct correlator *c);
 /* Startup: scan the cgroup tree and /proc, track what exists already.
  * Returns cgroups seen or -errno. */
 int correlator_scan(struct correlator *c);
+
+/* One event of a pod's events listed on demand (pod_events' observer), e
+ * NULL once the list is done: records held for the kubelet's word go out. */
+void correlator_pod_event(struct correlator *c, const char *pod_uid, const struct kube_event_obj *e);
 
 /* One kernel event from the ring buffer. */
 void correlator_kernel_event(struct correlator *c, const struct nt_event_hdr *hdr);

@@ -26,6 +26,8 @@ struct join_env {
 	bool exec_args;               /* put the (redacted) arguments in container.exec */
 	const regex_t *exec_args_redact; /* extra pattern, NULL for none */
 	int64_t start_ns;             /* CLOCK_REALTIME at start: what ended before is history */
+	bool (*explain)(void *ctx, const struct kube_pod *pod); /* correlate_options' */
+	void *explain_ctx;
 };
 
 /* The API's pod with this uid, NULL without the API or when unknown. */

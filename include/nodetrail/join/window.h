@@ -21,7 +21,7 @@
 struct pending {
 	enum record_type type;
 	cJSON *kernel;            /* the kernel's detail (for an API-only exit: {"seen": false, ...}) */
-	char what[256];           /* summary after "container <who> " */
+	char what[320];           /* summary after "container <who> " */
 	char comm[NT_COMM_LEN];
 	bool is_exit;
 	int64_t event_time_ns;
@@ -41,6 +41,15 @@ struct pending {
 	char container_name[64];
 	char owner_kind[32];
 	char owner_name[254];
+	/* a stop from outside, held for the kubelet's events on its pod (join/kill_cause.c) */
+	bool awaiting_events;
+	char kill_kind[24];       /* Killing's: "liveness probe", "startup probe", "definition changed" */
+	char kill_message[256];   /* Killing's message, redacted */
+	char kill_at[40];
+	char probe_message[2][256]; /* Unhealthy's for the liveness [0] and startup [1] probe, redacted */
+	int probe_count[2];
+	char cause[400];          /* the summary's: "killed by the kubelet: liveness probe failed 3 times (...)" */
+	cJSON *kubelet;           /* the api part's killed_by_kubelet */
 };
 
 /* A zeroed pending. 0, or -ENOMEM. pending_free(NULL) is a no-op. */

@@ -33,6 +33,9 @@ struct call {
 };
 
 struct fx {
+	int observed;             /* events the observer saw */
+	int observed_done;        /* lists it saw end */
+	char observed_uid[40];
 	struct pod_events *pe;
 	struct record_node node;
 	struct call calls[16];
@@ -68,11 +71,23 @@ static void capture(void *ctx, struct record *r)
 	f->n++;
 }
 
+static void fake_observe(void *ctx, const char *uid, const struct kube_event_obj *e)
+{
+	struct fx *f = ctx;
+
+	snprintf(f->observed_uid, sizeof(f->observed_uid), "%s", uid);
+	if (e)
+		f->observed++;
+	else
+		f->observed_done++;
+}
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct pod_events_options o = { .node = &f->node, .emit = capture, .emit_ctx = f, .fetch = fake_fetch,
-					.fetch_ctx = f, .clock = fake_clock, .per_minute = 2 };
+					.fetch_ctx = f, .clock = fake_clock, .per_minute = 2, .observe = fake_observe,
+					.observe_ctx = f };
 
 	f->node.node_name = "ip-10-0-1-23.ec2.internal";
 	fake_now = T0;
@@ -314,6 +329,52 @@ static void test_probe_restart_lists_once(void **state)
 	free(p);
 }
 
+/* the correlator asks why a container was stopped: one list at once, every event observed, then its end,
+ * even when the pod is gone by the answer; a pod in no other trouble is not followed afterwards */
+static void test_explain_lists_once_and_observes(void **state)
+{
+	struct fx *f = *state;
+	char json[1024];
+	struct kube_pod *p = malloc(sizeof(*p));
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" UID_A "\",\"name\":\"web-1\",\"namespace\":\"shop\"},\"spec\":{\"containers\":"
+		 "[{\"name\":\"app\"}]},\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"app\","
+		 "\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}}");
+	o = cJSON_Parse(json);
+	assert_int_equal(kube_pod_decode(o, p), 0);
+	assert_true(pod_events_explain(f->pe, p));
+	assert_int_equal(f->ncalls, 1);
+	assert_string_equal(f->calls[0].selector, "involvedObject.uid=" UID_A);
+	assert_true(pod_events_explain(f->pe, p)); /* the list in flight answers both */
+	pod_events_pod_changed(f->pe, p, false);
+	assert_int_equal(f->ncalls, 1);
+	answer(f, 0, EVENT("u1", "Warning", "Unhealthy", 3, "Liveness probe failed: HTTP probe failed with statuscode: 500")
+		     "," EVENT("k1", "Normal", "Killing", 1, "Container app failed liveness probe, will be restarted")
+		     "," EVENT("p1", "Normal", "Pulled", 1, "Container image already present on machine"));
+	assert_int_equal(f->observed, 3);
+	assert_int_equal(f->observed_done, 1);
+	assert_string_equal(f->observed_uid, UID_A);
+	assert_int_equal(f->n, 2); /* Unhealthy and Killing as pod.event records, as for any list */
+	fake_now += 301 * 1000000000LL;
+	pod_events_tick(f->pe);
+	assert_int_equal(f->ncalls, 1); /* asked once: not listed again */
+	/* asked again, then the pod is deleted before the answer; then a list that fails */
+	fake_now += 61 * 1000000000LL;
+	assert_true(pod_events_explain(f->pe, p));
+	assert_int_equal(f->ncalls, 2);
+	pod_events_pod_changed(f->pe, p, true);
+	answer(f, 1, EVENT("k2", "Normal", "Killing", 2, "Container app definition changed, will be restarted"));
+	assert_int_equal(f->observed, 4);
+	assert_int_equal(f->observed_done, 2);
+	assert_true(pod_events_explain(f->pe, p));
+	f->calls[2].done(f->calls[2].ctx, NULL, 403, "forbidden");
+	assert_int_equal(f->observed_done, 3);
+	cJSON_Delete(o);
+	free(p);
+}
+
 /* restarts past the per-minute budget: the one put off is listed at the next minute, its events written */
 static void test_restart_put_off_then_listed(void **state)
 {
@@ -359,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_message_redacted_and_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_restart_lists_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_put_off_then_listed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_lists_once_and_observes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -436,6 +436,8 @@ static void test_signal_list_bounded(void **state)
 /* ---- the join with the API's view (issue: correlation) ---- */
 
 struct jfx {
+	bool explain_on;          /* the fake pod_events answers explain (default: no such stage) */
+	int explain_asked;
 	struct correlator *c;
 	struct node_state *ns;
 	struct interruption *it;
@@ -443,6 +445,14 @@ struct jfx {
 	struct cgroup_mode mode;
 	struct record_node node;
 };
+
+static bool fake_explain(void *ctx, const struct kube_pod *pod)
+{
+	struct jfx *f = ctx;
+
+	f->explain_asked += f->explain_on;
+	return f->explain_on;
+}
 
 static int jsetup(void **state)
 {
@@ -472,6 +482,8 @@ static int jsetup(void **state)
 	o.api = f->ns;
 	o.interruption = f->it;
 	o.join_window_ms = 60000;
+	o.explain = fake_explain;
+	o.explain_ctx = f;
 	assert_int_equal(correlator_new(&o, &f->c), 0);
 	observer = correlator_observer(f->c);
 	node_state_set_observer(f->ns, &observer);
@@ -840,6 +852,212 @@ static void test_passing_probe_kill_not_explained(void **state)
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "killed_for_probe"));
 	assert_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")), "probe"));
 	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "exec_probes"));
+	cJSON_Delete(o);
+}
+
+/* ---- why the kubelet stopped it, in its own events ---- */
+
+#define HTTP_SPEC                                                                                         \
+	"\"livenessProbe\":{\"httpGet\":{\"path\":\"/healthz\",\"port\":8080},\"failureThreshold\":4},"   \
+	"\"startupProbe\":{\"exec\":{\"command\":[\"/bin/check\",\"--live\"]}},"                              \
+	"\"readinessProbe\":{\"tcpSocket\":{\"port\":8080}}"
+
+static void api_pod_spec(struct jfx *f, const char *spec, const char *container_status, bool deleting)
+{
+	char json[4096];
+	cJSON *o;
+
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"uid\":\"" POD_UID "\",\"name\":\"api-7d9f\",\"namespace\":\"shop\"%s},"
+		 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"api\",\"image\":\"shop/api:3\",%s}]},"
+		 "\"status\":{\"phase\":\"Running\",\"qosClass\":\"Burstable\",\"containerStatuses\":[%s]}}",
+		 deleting ? ",\"deletionTimestamp\":\"2026-11-24T10:00:00Z\"" : "", spec, container_status);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	node_state_apply(f->ns, KUBE_PODS, KUBE_EV_MODIFIED, o);
+	cJSON_Delete(o);
+}
+
+/* one of the pod's events as the kubelet writes it (EKS-FACTS), at the container's end (exit_ev's time) */
+static void kubelet_event(struct jfx *f, const char *reason, const char *container, const char *message, int count,
+			  int64_t offset_s)
+{
+	char json[1024], at[CLOCK_TEXT_LEN];
+	struct kube_event_obj e;
+	cJSON *o;
+
+	clock_format(clock_boot_to_real(5000000000LL) + offset_s * 1000000000LL, at);
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"name\":\"api-7d9f.%s\",\"namespace\":\"shop\",\"uid\":\"ev-%s-%s\"},"
+		 "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"api-7d9f\",\"namespace\":\"shop\",\"uid\":\"" POD_UID "\","
+		 "\"fieldPath\":\"spec.containers{%s}\"},\"reason\":\"%s\",\"message\":\"%s\",\"type\":\"%s\","
+		 "\"source\":{\"component\":\"kubelet\",\"host\":\"node-a\"},\"count\":%d,"
+		 "\"firstTimestamp\":\"%s\",\"lastTimestamp\":\"%s\"}",
+		 reason, reason, container, container, reason, message, strcmp(reason, "Killing") ? "Warning" : "Normal",
+		 count, at, at);
+	o = cJSON_Parse(json);
+	assert_non_null(o);
+	assert_int_equal(kube_event_obj_decode(o, &e), 0);
+	correlator_pod_event(f->c, POD_UID, &e);
+	cJSON_Delete(o);
+}
+
+/* the main process stopped by SIGTERM from the runtime, exit 143, the API's status says so */
+static void kubelet_stop(struct jfx *f, const char *spec)
+{
+	api_pod_spec(f, spec, RUNNING_STATUS, false);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_spec(f, spec, TERMINATED_143_STATUS, false);
+}
+
+static cJSON *exited_record(struct jfx *f)
+{
+	const char *rec = record_of(f, "container.exited");
+
+	assert_non_null(rec);
+	return cJSON_Parse(rec);
+}
+
+/* an httpGet liveness probe: the kernel cannot see it; the kubelet's Killing and Unhealthy say why */
+static void test_http_liveness_kill_explained_by_the_kubelet(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	cJSON *o, *k;
+
+	f->explain_on = true;
+	kubelet_stop(f, HTTP_SPEC);
+	assert_int_equal(f->explain_asked, 1);
+	assert_null(record_of(f, "container.exited")); /* held for the pod's events */
+	kubelet_event(f, "Unhealthy", "api", "Liveness probe failed: HTTP probe failed with statuscode: 500", 4, -2);
+	kubelet_event(f, "Killing", "sidecar", "Container sidecar failed startup probe, will be restarted", 1, -1);
+	kubelet_event(f, "Killing", "api", "Container api failed liveness probe, will be restarted", 1, -1);
+	kubelet_event(f, "Pulled", "api", "Container image already present on machine", 1, 0);
+	assert_null(record_of(f, "container.exited"));
+	correlator_pod_event(f->c, POD_UID, NULL);
+	o = exited_record(f);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			    "container api of pod shop/api-7d9f exited with code 143 after SIGTERM from runc (external): "
+			    "killed by the kubelet: liveness probe failed 4 times (HTTP probe failed with statuscode: 500); "
+			    "API: Error, exit code 143");
+	k = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "killed_by_kubelet");
+	assert_non_null(k);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "probe")), "liveness probe");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(k, "failure_threshold")), 4);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "probe_message")),
+			    "HTTP probe failed with statuscode: 500");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "message")),
+			    "Container api failed liveness probe, will be restarted");
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "killed_for_probe"));
+	cJSON_Delete(o);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.kill_causes_asked, 1);
+	assert_int_equal(st.kill_causes_found, 1);
+	assert_int_equal(st.kill_causes_unanswered, 0);
+}
+
+/* the kubelet restarted it because its spec changed; a Killing from long before names nothing */
+static void test_definition_changed_named(void **state)
+{
+	struct jfx *f = *state;
+	cJSON *o;
+
+	f->explain_on = true;
+	kubelet_stop(f, HTTP_SPEC);
+	kubelet_event(f, "Killing", "api", "Container api failed liveness probe, will be restarted", 1, -3600);
+	kubelet_event(f, "Killing", "api", "Container api definition changed, will be restarted", 1, -1);
+	correlator_pod_event(f->c, POD_UID, NULL);
+	o = exited_record(f);
+	assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			       "(external): stopped by the kubelet: its definition changed; API:"));
+	assert_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")), "probe"));
+	cJSON_Delete(o);
+}
+
+/* no Killing about it (a person's crictl stop), or the events never come: what the kernel saw, no cause */
+static void test_kill_without_kubelet_word(void **state)
+{
+	struct jfx *f = *state;
+	cJSON *o;
+
+	f->explain_on = true;
+	kubelet_stop(f, HTTP_SPEC);
+	kubelet_event(f, "Unhealthy", "api", "Liveness probe failed: HTTP probe failed with statuscode: 500", 1, -2);
+	correlator_pod_event(f->c, POD_UID, NULL);
+	o = exited_record(f);
+	assert_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")), "kubelet"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "killed_by_kubelet"));
+	cJSON_Delete(o);
+}
+
+/* held, and the answer never comes: out at the stop as it was, counted */
+static void test_kill_cause_unanswered(void **state)
+{
+	struct jfx *f = *state;
+	struct correlate_stats st;
+	cJSON *o;
+
+	f->explain_on = true;
+	kubelet_stop(f, HTTP_SPEC);
+	assert_null(record_of(f, "container.exited"));
+	correlator_flush(f->c);
+	o = exited_record(f);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			    "container api of pod shop/api-7d9f exited with code 143 after SIGTERM from runc (external); "
+			    "API: Error, exit code 143");
+	cJSON_Delete(o);
+	correlator_get_stats(f->c, &st);
+	assert_int_equal(st.kill_causes_asked, 1);
+	assert_int_equal(st.kill_causes_found, 0);
+	assert_int_equal(st.kill_causes_unanswered, 1);
+}
+
+/* a pod being deleted: its own record tells; the events are not asked for */
+static void test_deletion_asks_no_events(void **state)
+{
+	struct jfx *f = *state;
+
+	f->explain_on = true;
+	api_pod_spec(f, HTTP_SPEC, RUNNING_STATUS, true);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_spec(f, HTTP_SPEC, TERMINATED_143_STATUS, true);
+	assert_non_null(record_of(f, "container.exited"));
+	assert_int_equal(f->explain_asked, 0);
+}
+
+/* an exec argv the liveness and the startup probe share: the kubelet's Killing says which killed */
+static void test_shared_argv_named_by_killing(void **state)
+{
+	struct jfx *f = *state;
+	const char *spec = "\"livenessProbe\":{\"exec\":{\"command\":[\"/bin/check\",\"--live\"]},\"failureThreshold\":5},"
+			   "\"startupProbe\":{\"exec\":{\"command\":[\"/bin/check\",\"--live\"]},\"failureThreshold\":2}";
+	cJSON *o, *why;
+
+	f->explain_on = true;
+	api_pod_spec(f, spec, RUNNING_STATUS, false);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	for (uint32_t i = 1; i <= 2; i++) {
+		exec_argv(f->c, 5000 + i, LIVE, 10000 + i * 10);
+		probe_exit(f->c, 5000 + i, 1);
+	}
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_spec(f, spec, TERMINATED_143_STATUS, false);
+	assert_int_equal(f->explain_asked, 1);
+	kubelet_event(f, "Unhealthy", "api", "Startup probe failed: not ready", 2, -1);
+	kubelet_event(f, "Killing", "api", "Container api failed startup probe, will be restarted", 1, 0);
+	correlator_pod_event(f->c, POD_UID, NULL);
+	o = exited_record(f);
+	why = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "kernel"), "killed_for_probe");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(why, "probe")), "startup probe");
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "failure_threshold")), 2);
+	assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")),
+			       "killed by the kubelet, startup probe failed 2 times in a row (last exit code 1)"));
+	assert_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(o, "summary")), "liveness or startup"));
 	cJSON_Delete(o);
 }
 
@@ -1466,6 +1684,48 @@ static void test_restart_while_down(void **state)
 	cJSON_Delete(ck);
 }
 
+/* the agent restarts between the liveness probe's second and third failure: the count goes on */
+static void test_probe_counts_survive_a_restart(void **state)
+{
+	struct jfx *f = *state;
+	struct node_state_observer observer;
+	struct correlate_options o;
+	struct correlator *c2;
+	cJSON *ck, *rec, *why;
+
+	api_pod_probed(f, RUNNING_STATUS);
+	exec_ev(f->c, CTR_CG, 4242, 1, 1, "api");
+	for (uint32_t i = 0; i < 4; i++) {
+		exec_argv(f->c, 5000 + i, LIVE, 10000 + i * 10);
+		probe_exit(f->c, 5000 + i, i >= 2); /* two passes, then two failures */
+	}
+	ck = correlator_save(f->c);
+	o = (struct correlate_options){ .node = &f->node, .boot_id = "boot", .mode = &f->mode, .max_cgroups = 64,
+					.emit = capture, .emit_ctx = &f->cap, .api = f->ns, .interruption = f->it,
+					.join_window_ms = 60000 };
+	assert_int_equal(correlator_new(&o, &c2), 0);
+	kubelet_cgroups(c2);
+	correlator_restore(c2, ck, true, real_now());
+	correlator_free(f->c);
+	f->c = c2;
+	observer = correlator_observer(c2);
+	node_state_set_observer(f->ns, &observer);
+	exec_argv(f->c, 6000, LIVE, 20000);
+	probe_exit(f->c, 6000, 1);
+	signal_ev(f->c, CTR_CG, 4242, 15, HOST_CG, 0, "runc");
+	exit_ev(f->c, CTR_CG, 4242, 143 << 8);
+	api_pod_probed(f, TERMINATED_143_STATUS);
+	rec = exited_record(f);
+	why = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "kernel"), "killed_for_probe");
+	assert_non_null(why);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "failures_in_a_row")), 3);
+	why = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "kernel"), "exec_probes"), 0);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "runs")), 5);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(why, "failures")), 3);
+	cJSON_Delete(rec);
+	cJSON_Delete(ck);
+}
+
 int main_join(void);
 int main_join(void)
 {
@@ -1478,6 +1738,13 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_liveness_kill_explained, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_passing_probe_kill_not_explained, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_prestop_hook_in_timeline, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_http_liveness_kill_explained_by_the_kubelet, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_definition_changed_named, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_kill_without_kubelet_word, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_kill_cause_unanswered, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_deletion_asks_no_events, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_shared_argv_named_by_killing, jsetup, jteardown),
+		cmocka_unit_test_setup_teardown(test_probe_counts_survive_a_restart, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_static_pod_joins_its_mirror, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
