@@ -68,7 +68,7 @@ help:
 	@echo "make unit         unit tests only"
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
 	@echo "make demo         the agent plus a few scripted runc containers (root)"
-	@echo "make test-kernels the kernel scenarios in a qemu VM: Debian's 6.1 kernel, pure cgroup v2 (root)"
+	@echo "make test-kernels the kernel scenarios in a qemu VM per kernel in VM_KERNELS (default: Debian's 6.1 and 6.12), pure cgroup v2 (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
 	@echo "make bench-compare OLD=rev  the agent of git revision rev and this one through the benchmarks (root)"
 	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
@@ -132,8 +132,11 @@ demo: deps
 	$(MAKE) all
 	./tests/demo.sh $(BUILD)/nodetrail
 
+# the kernel series booted by test-kernels, one VM after the other (make test-kernels VM_KERNELS=6.12)
+VM_KERNELS ?= 6.1 6.12
+
 test-kernels: $(BUILD)/nodetrail
-	./tests/vm/run.sh $(BUILD)/nodetrail
+	VM_KERNELS="$(VM_KERNELS)" ./tests/vm/matrix.sh $(BUILD)/nodetrail
 
 $(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a $(CURL_LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS)

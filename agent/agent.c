@@ -41,6 +41,7 @@
 #include "nodetrail/out/checkpoint.h"
 #include "nodetrail/out/history.h"
 #include "nodetrail/out/metrics.h"
+#include "nodetrail/out/prune.h"
 #include "nodetrail/out/sink.h"
 #include "nodetrail/out/stats.h"
 #include "nodetrail/out/writer.h"
@@ -49,6 +50,9 @@
 #define HISTORY_BYTES (8u << 20)   /* read back at start, from each of the two newest files */
 #define CHECKPOINT_IDS 4096        /* record ids kept in the checkpoint (the files hold the rest) */
 #define DRAIN_AT_STOP_MS 10000     /* the last records and checkpoint may take this long to reach the disk */
+#define PRUNE_PERIOD_MAX_S 3600    /* earlier pods' record files are looked for hourly, */
+#define PRUNE_PERIOD_MIN_S 60      /* or every --prune-after seconds when shorter, at most once a minute */
+#define PRUNE_AT_STOP_MS 2000      /* a look in flight at stop may take this long to tell its deletions */
 
 /* the checkpoint in the state dir, as the agent keeps it */
 struct agent_checkpoint {
@@ -74,6 +78,8 @@ struct agent {
 	struct loop *loop;
 	int signal_fd;
 	uint64_t status_timer;
+	uint64_t prune_timer;     /* the next look for earlier pods' record files */
+	struct pruner *pruner;    /* NULL with --prune-after 0 */
 	uint64_t ringbuf_timer;   /* the backstop read of what the kernel let wait */
 	/* out */
 	struct aio *aio;
@@ -161,6 +167,7 @@ static void snapshot(const struct agent *a, struct agent_stats *ret)
 		.checkpoint_failures = a->ck.failures,
 		.checkpoint_last_error = a->ck.last_error,
 		.checkpoint_restored = a->ck.restored,
+		.pruner = a->pruner,
 		.ready = is_ready(a, why, sizeof(why)),
 	};
 
@@ -599,6 +606,43 @@ static void on_status_timer(struct loop *loop, uint64_t id, void *data)
 	trim_heap();
 }
 
+/* Record files earlier pods of this DaemonSet left (a rollout leaves one pod's worth on every node),
+ * untouched for --prune-after seconds: deleted off the loop, and said in a record. */
+static void on_pruned(void *ctx, int pass, const struct prune_options *po, const struct prune_result *res)
+{
+	struct agent *a = ctx;
+
+	if (pass < 0) {
+		log_warn("failed to look for earlier pods' record files in %s: %s, ignoring", po->dir, strerror(-pass));
+		return;
+	}
+	if (res->errors)
+		log_warn("failed to delete %s/%s, a record file of an earlier pod: %s (%u such failures), ignoring",
+			 po->dir, res->first_error_name, strerror(-res->first_error), res->errors);
+	if (res->removed) {
+		log_info("deleted %u record file%s of earlier pods from %s (%llu bytes)", res->removed,
+			 res->removed == 1 ? "" : "s", po->dir, (unsigned long long)res->bytes_freed);
+		prune_report(po, res, &a->node, a->boot_id, sink_emit, a->sink);
+	}
+}
+
+static void on_prune_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+	uint32_t period = a->cfg.prune_after_s;
+	dev_t dev;
+	ino_t ino;
+	int r;
+
+	period = period < PRUNE_PERIOD_MIN_S ? PRUNE_PERIOD_MIN_S : period > PRUNE_PERIOD_MAX_S ? PRUNE_PERIOD_MAX_S : period;
+	a->prune_timer = loop_timer_add(loop, (uint64_t)period * 1000, on_prune_timer, a);
+	writer_file_id(a->writer, &dev, &ino);
+	r = pruner_run(a->pruner, clock_ns(CLOCK_REALTIME), dev, ino);
+	if (r < 0)
+		log_warn("failed to look for earlier pods' record files in %s: %s, ignoring", a->cfg.output_dir,
+			 r == -EBUSY ? "the last look is not done yet (a stalled disk?)" : strerror(-r));
+}
+
 /* ---- setup ---- */
 
 static void read_boot_id(char *buf, size_t len)
@@ -1012,6 +1056,8 @@ void agent_free(struct agent *a)
 	writer_free(a->writer);
 	checkpoint_saver_free(a->ck.saver);
 	loop_timer_del(a->loop, a->status_timer);
+	loop_timer_del(a->loop, a->prune_timer);
+	pruner_free(a->pruner);
 	loop_timer_del(a->loop, a->ck.timer);
 	aio_free(a->aio);
 	if (a->signal_fd >= 0)
@@ -1057,6 +1103,20 @@ static int setup_metrics(struct agent *a)
 	return 0;
 }
 
+/* Earlier pods' record files: the first look in the loop's first turn, after the started status. */
+static int setup_pruner(struct agent *a)
+{
+	const char *path = writer_path(a->writer), *slash = strrchr(path, '/');
+	struct prune_options po = { .dir = a->cfg.output_dir, .live_name = slash ? slash + 1 : path,
+				    .pod_name = a->cfg.pod_name, .pod_namespace = a->cfg.pod_namespace,
+				    .container_name = a->cfg.container_name, .older_than_s = a->cfg.prune_after_s };
+	int r = pruner_new(a->aio, &po, on_pruned, a, &a->pruner);
+
+	if (r < 0)
+		return r;
+	return (a->prune_timer = loop_timer_add(a->loop, 0, on_prune_timer, a)) ? 0 : -ENOMEM;
+}
+
 static int start(struct agent *a)
 {
 	sigset_t mask;
@@ -1077,10 +1137,27 @@ static int start(struct agent *a)
 	if (r == 0 && a->cfg.status_interval_s &&
 	    !(a->status_timer = loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a)))
 		r = -ENOMEM;
+	if (r == 0 && a->cfg.prune_after_s)
+		r = setup_pruner(a);
 	if (r == 0)
 		r = setup_metrics(a);
 	loop_set_before_sleep(a->loop, before_sleep, a);
 	return r;
+}
+
+/* At stop: no new look for earlier pods' files; the one in flight tells its deletions before the
+ * stopping status, which stays the run's last record. */
+static void finish_pruning(struct agent *a)
+{
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + PRUNE_AT_STOP_MS * 1000000LL;
+
+	loop_timer_del(a->loop, a->prune_timer);
+	a->prune_timer = 0;
+	while (a->pruner && !pruner_idle(a->pruner) && clock_ns(CLOCK_MONOTONIC) < end)
+		loop_run_once(a->loop, 100);
+	if (a->pruner && !pruner_idle(a->pruner))
+		log_warn("the look for earlier pods' record files in %s did not finish before stop: what it deletes is not recorded",
+			 a->cfg.output_dir);
 }
 
 /* At stop: the last records and the checkpoint reach the disk, or the
@@ -1114,6 +1191,7 @@ int agent_run(struct agent *a)
 	if (a->probes)
 		probes_consume(a->probes, false);
 	correlator_flush(a->correlator);
+	finish_pruning(a);
 	report_drain(a, "at agent stop, before the deadline", false);
 	emit_status(a, "stopping");
 	save_checkpoint(a, true);

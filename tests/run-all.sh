@@ -57,8 +57,8 @@ before=$total_fail
 count "$out"
 [ $rc -ne 0 ] && [ "$total_fail" -eq "$before" ] && total_fail=$((total_fail + 1))
 
-echo "== kernel matrix: Debian's 6.1 kernel on pure cgroup v2, in a qemu VM (make test-kernels)"
-out=$(./tests/vm/run.sh "$BUILD/nodetrail" 2>&1); rc=$?
+echo "== kernel matrix: Debian's ${VM_KERNELS:-6.1 6.12} kernels on pure cgroup v2, one qemu VM each (make test-kernels)"
+out=$(./tests/vm/matrix.sh "$BUILD/nodetrail" 2>&1); rc=$?
 echo "$out" | grep -vE ' PASS$'
 before=$total_fail
 count "$out"

@@ -20,7 +20,6 @@
 /* a 410 this soon after its watch began means the server cannot serve the list's version */
 #define FAST_410_NS (10 * 1000000000LL)
 #define TOKEN_RELOAD_S 60
-#define LIST_MAX_BYTES (64u * 1024 * 1024)
 
 enum stream_state { ST_IDLE, ST_LISTING, ST_WATCHING, ST_BACKOFF };
 
@@ -36,8 +35,8 @@ struct kube_stream {
 	bool got_410;              /* in-stream ERROR 410 on this watch */
 	bool warned_malformed;
 	struct http_transfer *t;
-	struct buf body;           /* list response */
-	bool too_big;
+	struct kube_list_splitter list; /* a list response, item by item */
+	bool relist_begun;         /* node_state told of the list (at its first item) */
 	struct kube_framer framer;
 	int64_t last_byte_ns;
 	uint64_t retry_timer;      /* a retry after backoff, 0 if none */
@@ -67,6 +66,7 @@ struct kube_client {
 	struct kube_stream streams[KUBE_NRESOURCES];
 	uint64_t token_reloads;
 	bool told_synced;
+	struct kube_slim_stats slim; /* every object the streams decoded */
 };
 
 static void url_encode(const char *in, char *out, size_t len)
@@ -196,12 +196,43 @@ static int body_append(struct buf *body, bool *too_big, size_t cap, const char *
 	return 0;
 }
 
+/* an object's text slimmed (kube_slim), then parsed; NULL if it is not JSON */
+static cJSON *parse_slim(struct kube_client *kc, const char *text, size_t len)
+{
+	char *slim = malloc(len + 1);
+	long n = slim ? kube_slim(text, len, slim, &kc->slim) : -1;
+	cJSON *o = n < 0 ? NULL : cJSON_ParseWithLength(slim, (size_t)n);
+
+	free(slim);
+	return o;
+}
+
+/* one item of a list, as soon as it has arrived: slimmed, parsed, applied */
+static void on_list_item(void *ctx, const char *text, size_t len)
+{
+	struct kube_stream *s = ctx;
+	cJSON *item = parse_slim(s->kc, text, len);
+
+	if (!item) {
+		s->stats.malformed++;
+		return;
+	}
+	if (!s->relist_begun) {
+		node_state_relist_begin(s->kc->opts.state, s->res);
+		s->relist_begun = true;
+	}
+	node_state_apply(s->kc->opts.state, s->res, KUBE_EV_ADDED, item);
+	cJSON_Delete(item);
+}
+
 static int on_list_data(void *ctx, long status, const char *data, size_t len)
 {
 	struct kube_stream *s = ctx;
 
 	s->last_byte_ns = clock_ns(CLOCK_MONOTONIC);
-	return body_append(&s->body, &s->too_big, LIST_MAX_BYTES, data, len);
+	if (status != 200)
+		return 0; /* a Status, not a list: the answer's code says what to do */
+	return kube_list_splitter_feed(&s->list, data, len, on_list_item, s) < 0 ? -1 : 0;
 }
 
 static void handle_status(struct kube_stream *s, long status, int curl_code, const char *err, const char *what)
@@ -235,46 +266,47 @@ static void tell_synced(struct kube_client *kc)
 	}
 }
 
+/* the splitter emptied for the next list (its memory freed: lists are rare) */
+static void list_reset(struct kube_stream *s)
+{
+	s->stats.oversized += s->list.oversized;
+	kube_list_splitter_free(&s->list);
+	kube_list_splitter_init(&s->list, 0);
+	s->relist_begun = false;
+}
+
 static void on_list_done(void *ctx, int curl_code, long status, const char *err)
 {
 	struct kube_stream *s = ctx;
 	struct node_state *ns = s->kc->opts.state;
-	cJSON *root, *items, *item, *rv;
+	uint64_t items = s->list.items;
+	char rv[sizeof(s->rv)];
 
 	s->t = NULL;
-	if (s->too_big) {
-		log_error("list %s: response over %u MiB, retrying", kube_resource_name(s->res), LIST_MAX_BYTES >> 20);
-		s->too_big = false;
-		s->body.len = 0;
-		schedule_retry(s);
-		return;
-	}
 	if (curl_code || status != 200) {
-		s->body.len = 0;
+		list_reset(s);
 		handle_status(s, status, curl_code, err, "list");
 		return;
 	}
-	root = cJSON_ParseWithLength(s->body.data, s->body.len);
-	items = cJSON_GetObjectItemCaseSensitive(root, "items");
-	rv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "resourceVersion");
-	if (!cJSON_IsArray(items) || !cJSON_IsString(rv) || strlen(rv->valuestring) >= sizeof(s->rv)) {
+	if (kube_list_splitter_finish(&s->list, rv, sizeof(rv)) < 0) {
 		s->stats.malformed++;
-		log_warn("list %s: not a list (%zu bytes), retrying", kube_resource_name(s->res), s->body.len);
-		s->body.len = 0;
-		cJSON_Delete(root);
+		log_warn("list %s: not a list or cut short (%llu items read), retrying", kube_resource_name(s->res),
+			 (unsigned long long)items);
+		list_reset(s);
 		schedule_retry(s);
 		return;
 	}
-	s->body.len = 0;
-	node_state_relist_begin(ns, s->res);
-	cJSON_ArrayForEach(item, items)
-		node_state_apply(ns, s->res, KUBE_EV_ADDED, item);
+	if (s->list.oversized)
+		log_warn("list %s: %llu objects over %u MiB skipped", kube_resource_name(s->res),
+			 (unsigned long long)s->list.oversized, KUBE_MAX_OBJECT >> 20);
+	if (!s->relist_begun)
+		node_state_relist_begin(ns, s->res);
 	node_state_relist_end(ns, s->res);
-	snprintf(s->rv, sizeof(s->rv), "%s", rv->valuestring);
+	list_reset(s);
+	snprintf(s->rv, sizeof(s->rv), "%s", rv);
 	if (!s->synced)
-		log_info("listed %s: %d objects at resourceVersion %s", kube_resource_name(s->res),
-			 cJSON_GetArraySize(items), s->rv);
-	cJSON_Delete(root);
+		log_info("listed %s: %llu objects at resourceVersion %s", kube_resource_name(s->res),
+			 (unsigned long long)items, s->rv);
 	s->fresh_list = false;
 	s->backoff_ms = 0;
 	if (!s->synced && s->res == KUBE_NODES) {
@@ -294,7 +326,7 @@ static void start_list(struct kube_stream *s)
 	snprintf(url, sizeof(url), "%s%s?fieldSelector=%s&resourceVersion=%s", s->kc->server, s->path, s->selector,
 		 s->fresh_list ? "" : "0");
 	s->st = ST_LISTING;
-	s->body.len = 0;
+	list_reset(s);
 	s->stats.lists++;
 	start(s, url, on_list_data, on_list_done);
 }
@@ -306,7 +338,7 @@ static void on_line(void *ctx, const char *line, size_t len)
 	struct kube_stream *s = ctx;
 	struct kube_event ev;
 
-	if (kube_event_decode(line, len, &ev) < 0) {
+	if (kube_event_decode(line, len, &ev, &s->kc->slim) < 0) {
 		s->stats.malformed++;
 		if (!s->warned_malformed)
 			log_warn("watch %s: skipping a line that is not a watch event (%zu bytes: %.60s...)",
@@ -499,6 +531,7 @@ int kube_client_new(const struct kube_client_options *opts, struct kube_client *
 		s->res = (enum kube_resource)i;
 		s->path = paths[i];
 		kube_framer_init(&s->framer, 0);
+		kube_list_splitter_init(&s->list, 0);
 		if (i == KUBE_PODS)
 			snprintf(sel, sizeof(sel), "spec.nodeName=%s", opts->node_name);
 		else if (i == KUBE_NODES)
@@ -543,7 +576,7 @@ static void on_fetch_done(void *ctx, int curl_code, long status, const char *err
 		snprintf(why, sizeof(why), "%s", err && *err ? err : "failed");
 	else if (status != 200)
 		snprintf(why, sizeof(why), "HTTP %ld", status);
-	else if (!(root = cJSON_ParseWithLength(f->body.data, f->body.len)))
+	else if (!(root = parse_slim(f->kc, f->body.data, f->body.len)))
 		snprintf(why, sizeof(why), "not JSON (%zu bytes)", f->body.len);
 	if (status == 401)
 		reload_token(f->kc);
@@ -612,7 +645,7 @@ void kube_client_free(struct kube_client *kc)
 		loop_timer_del(kc->opts.loop, kc->streams[i].dead_timer);
 		http_cancel(kc->opts.http, kc->streams[i].t);
 		kube_framer_free(&kc->streams[i].framer);
-		buf_free(&kc->streams[i].body);
+		kube_list_splitter_free(&kc->streams[i].list);
 	}
 	explicit_bzero(kc->auth, sizeof(kc->auth));
 	free(kc);
@@ -624,7 +657,7 @@ void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stat
 	ret->synced = 1;
 	for (int i = 0; i < KUBE_NRESOURCES; i++) {
 		ret->stream[i] = kc->streams[i].stats;
-		ret->stream[i].oversized = kc->streams[i].framer.oversized;
+		ret->stream[i].oversized += kc->streams[i].framer.oversized;
 		if (!kc->streams[i].synced)
 			ret->synced = 0;
 	}
@@ -632,4 +665,5 @@ void kube_client_get_stats(const struct kube_client *kc, struct kube_client_stat
 	ret->fetches = kc->nfetches;
 	ret->fetch_errors = kc->fetch_errors;
 	ret->fetches_refused = kc->fetches_refused;
+	ret->slim = kc->slim;
 }

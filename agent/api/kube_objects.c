@@ -10,6 +10,7 @@
 #include "nodetrail/api/kube_objects.h"
 #include "nodetrail/base/json.h"
 #include "nodetrail/base/record.h"
+#include "nodetrail/base/utf8.h"
 
 static const cJSON *get(const cJSON *o, const char *key)
 {
@@ -22,8 +23,9 @@ static void copy_str(char *dst, size_t len, const cJSON *o, const char *key)
 	const cJSON *v = get(o, key);
 
 	dst[0] = '\0';
+	/* cut short on a character boundary */
 	if (cJSON_IsString(v))
-		snprintf(dst, len, "%s", v->valuestring);
+		snprintf(dst, len, "%.*s", (int)utf8_cut(v->valuestring, strlen(v->valuestring), len - 1), v->valuestring);
 }
 
 #define COPY(dst, o, key) copy_str((dst), sizeof(dst), (o), (key))

@@ -92,6 +92,12 @@ static const struct option_def options[] = {
 	{ "max-file-size", "NODETRAIL_MAX_FILE_SIZE", "10485760",
 	  "rotate the record file at this many bytes (suffix K, M, G allowed)", SIZE(max_file_bytes), NULL },
 	{ "keep-rotated", "NODETRAIL_KEEP_ROTATED", "5", "rotated record files kept", U32(keep_rotated), NULL },
+	{ "prune-after", "NODETRAIL_PRUNE_AFTER", "3600",
+	  "seconds a record file of an earlier pod of this DaemonSet (same namespace and container, a pod name "
+	  "equal up to its last '-'; regular files only, never a symlink or this pod's own) may stay untouched "
+	  "before it is deleted: looked for at start and hourly, deletions said in an agent.files_pruned record; "
+	  "0: never",
+	  U32(prune_after_s), NULL },
 	{ "ringbuf-size", "NODETRAIL_RINGBUF_KIB", "256",
 	  "BPF ring buffer size in KiB (a power of two, >= 4)", U32(ringbuf_kib), NULL },
 	{ "cgroup-map-size", "NODETRAIL_CGROUP_MAP_SIZE", "16384", "cgroups tracked at most",
@@ -108,7 +114,9 @@ static const struct option_def options[] = {
 	  "with --exec-args on: a POSIX extended regular expression; matching arguments are redacted whole",
 	  STR(exec_args_redact), NULL },
 	{ "metrics-addr", "NODETRAIL_METRICS_ADDR", "",
-	  "serve GET /healthz, /readyz and /metrics (Prometheus) on host:port, e.g. 127.0.0.1:9808 (empty: off)",
+	  "serve GET /healthz, /readyz and /metrics (Prometheus) on host:port, or on up to 3 comma-separated "
+	  "ones, each with its own 8 connections: e.g. 127.0.0.1:17390 for the kubelet's probes plus "
+	  "$(HOST_IP):17390 for a scraper (numeric hosts, [v6]:port, :port for all; empty: off)",
 	  STR(metrics_addr), NULL },
 	{ "status-interval", "NODETRAIL_STATUS_INTERVAL", "3600",
 	  "seconds between agent.status records (0: only at start and stop); the live state is on /metrics",

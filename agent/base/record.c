@@ -19,6 +19,7 @@ static const char *const type_names[RECORD_NTYPES] = {
 	[RECORD_NODE_DRAIN_REPORT] = "node.drain_report",
 	[RECORD_AGENT_STATUS] = "agent.status",
 	[RECORD_POD_EVENT] = "pod.event",
+	[RECORD_AGENT_FILES_PRUNED] = "agent.files_pruned",
 };
 
 const char *record_type_name(enum record_type type)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nodetrail/base/redact.h"
+#include "nodetrail/base/utf8.h"
 
 #define ARG_MAX_KEPT 256          /* one argument as kept: the kernel copies at most this many bytes of argv */
 
@@ -194,11 +195,8 @@ void redact_text(const char *in, size_t cap, char *out, size_t len)
 		in += n;
 	}
 	if (o > cap && cap + 4 < len) {
-		/* cut at a character boundary of UTF-8 */
-		size_t cut = cap;
+		size_t cut = utf8_cut(out, o, cap);
 
-		while (cut > 0 && ((unsigned char)out[cut] & 0xc0) == 0x80)
-			cut--;
 		snprintf(out + cut, len - cut, "...");
 	}
 }

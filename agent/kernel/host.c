@@ -114,8 +114,11 @@ static int scan_dir(int dirfd, uint64_t parent_id, char *path, size_t len, int d
 	int seen = 0;
 	DIR *d;
 
-	if (fstat(dirfd, &st) < 0)
+	/* scan_dir owns dirfd: every way out closes it */
+	if (fstat(dirfd, &st) < 0) {
+		close(dirfd);
 		return 0;
+	}
 	if (cgroup_parse_path(len ? path : "/", &ref) == 0 && ref.kind != CGROUP_KIND_HOST) {
 		cb(ctx, (uint64_t)st.st_ino, parent_id, len ? path : "/", &ref, dir_has_procs(dirfd));
 		seen = 1;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nodetrail/base/clock.h"
+#include "nodetrail/base/utf8.h"
 #include "nodetrail/out/encode.h"
 
 static bool add_str(cJSON *o, const char *key, const char *v)
@@ -152,6 +153,9 @@ int record_encode(const struct record *r, char *buf, size_t len)
 	if (!add_str(o, "summary", r->summary))
 		goto out;
 	if (r->node && r->node->emf != RECORD_EMF_OFF && add_emf(o, r) < 0)
+		goto out;
+	/* strict JSON readers refuse what is not UTF-8: a process's name, a path, a message */
+	if (utf8_repair_json(o) < 0)
 		goto out;
 	ret = cJSON_PrintPreallocated(o, buf, (int)len, 0) ? (int)strlen(buf) : -ENOSPC;
 out:

@@ -49,6 +49,8 @@ void stats_collect(const struct stats_sources *src, struct agent_stats *ret)
 		http_get_stats(src->http, &ret->http);
 	if (src->metrics)
 		metrics_server_get_stats(src->metrics, &ret->metrics);
+	if (src->pruner)
+		pruner_get_stats(src->pruner, &ret->prune);
 	read_memory(&ret->rss_kib, &ret->private_kib);
 }
 
@@ -83,6 +85,15 @@ static void add_api(const struct agent_stats *s, cJSON *o)
 		cJSON_AddNumberToObject(pe, "rate_limited", (double)s->pod_events.rate_limited);
 		cJSON_AddNumberToObject(pe, "written", (double)s->pod_events.written);
 		cJSON_AddNumberToObject(pe, "pods_dropped", (double)s->pod_events.pods_dropped);
+	}
+	if ((pe = cJSON_AddObjectToObject(api, "slimmed"))) {
+		/* objects copied without what is never read and can be huge, before parsing */
+		cJSON_AddNumberToObject(pe, "objects", (double)s->kube.slim.objects);
+		cJSON_AddNumberToObject(pe, "objects_cut", (double)s->kube.slim.objects_cut);
+		cJSON_AddNumberToObject(pe, "values_dropped", (double)s->kube.slim.values_dropped);
+		cJSON_AddNumberToObject(pe, "strings_cut", (double)s->kube.slim.strings_cut);
+		cJSON_AddNumberToObject(pe, "bytes_in", (double)s->kube.slim.bytes_in);
+		cJSON_AddNumberToObject(pe, "bytes_out", (double)s->kube.slim.bytes_out);
 	}
 	streams = cJSON_AddObjectToObject(api, "streams");
 	for (int i = 0; streams && i < KUBE_NRESOURCES; i++) {
@@ -150,6 +161,19 @@ static void add_checkpoint(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(c, "restored_pending", (double)s->join.restored_pending);
 }
 
+static void add_prune(const struct agent_stats *s, cJSON *o)
+{
+	cJSON *p = cJSON_AddObjectToObject(o, "prune");
+
+	if (!p)
+		return;
+	cJSON_AddNumberToObject(p, "after_s", s->prune.after_s);
+	cJSON_AddNumberToObject(p, "passes", (double)s->prune.passes);
+	cJSON_AddNumberToObject(p, "files_pruned", (double)s->prune.files);
+	cJSON_AddNumberToObject(p, "bytes_freed", (double)s->prune.bytes);
+	cJSON_AddNumberToObject(p, "errors", (double)s->prune.errors);
+}
+
 void stats_status(const struct agent_stats *s, cJSON *o)
 {
 	const struct correlate_stats *cs = &s->join;
@@ -208,6 +232,7 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(o, "rss_kib", (double)s->rss_kib);
 	cJSON_AddNumberToObject(o, "private_kib", (double)s->private_kib);
 	add_checkpoint(s, o);
+	add_prune(s, o);
 }
 
 void stats_summary(const struct agent_stats *s, const char *state, char *buf, size_t len)
@@ -264,6 +289,11 @@ static void api_metrics(const struct agent_stats *s, FILE *out)
 	}
 	GAUGE(out, "api_pods", "Pods of this node in the cache", s->api.pods);
 	COUNTER(out, "api_decode_errors_total", "API objects that did not decode", s->api.decode_errors);
+	COUNTER(out, "api_objects_slimmed_total", "API objects copied without what is never read, before parsing",
+		s->kube.slim.objects);
+	COUNTER(out, "api_values_dropped_total", "Members and elements of API objects left out (unused keys, caps)",
+		s->kube.slim.values_dropped);
+	COUNTER(out, "api_strings_cut_total", "Strings of API objects cut to 4 KiB", s->kube.slim.strings_cut);
 	if (!s->src.pod_events)
 		return;
 	GAUGE(out, "pod_events_troubled_pods", "Pods in trouble whose events are listed on demand", s->pod_events.troubled);
@@ -309,7 +339,8 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 			(unsigned long long)s->api.events_other_namespace);
 	}
 	fprintf(out, "nodetrail_dropped_total{stage=\"encode_or_queue\"} %llu\n", (unsigned long long)s->sink.dropped);
-	fprintf(out, "nodetrail_dropped_total{stage=\"writer\"} %llu\n", (unsigned long long)s->writer.dropped);
+	/* lines the writer lost after taking them (a file replaced mid-line); those it refused are above */
+	fprintf(out, "nodetrail_dropped_total{stage=\"writer\"} %llu\n", (unsigned long long)s->sink.lost);
 	if (s->src.probes) {
 		fprintf(out, "# HELP nodetrail_kernel_events_total Events read from the ring buffer, by type\n"
 			     "# TYPE nodetrail_kernel_events_total counter\n");
@@ -321,12 +352,22 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 		cs->probe_runs);
 	COUNTER(out, "exec_probe_failures_all_total", "Of those, the runs that failed", cs->probe_failures);
 	COUNTER(out, "exec_hook_runs_total", "Exec postStart and preStop hook runs", cs->hook_runs);
+	COUNTER(out, "kill_causes_asked_total", "Stops from outside held for the kubelet's events on the pod",
+		cs->kill_causes_asked);
+	COUNTER(out, "kill_causes_found_total", "Of those, explained by the kubelet's Killing event", cs->kill_causes_found);
+	COUNTER(out, "kill_causes_unanswered_total", "Of those, sent without: the events did not come in time",
+		cs->kill_causes_unanswered);
 	COUNTER(out, "pending_overflow_total", "Records sent before their join window closed: the pending set was full",
 		cs->pending_overflow);
 	COUNTER(out, "duplicates_suppressed_total", "Facts not written twice", s->sink.duplicates);
 	COUNTER(out, "lines_truncated_total", "Records shrunk to fit a 16 KiB line", s->writer.truncated);
 	COUNTER(out, "writer_errors_total", "Failed writes of the record file", s->writer.write_errors);
 	COUNTER(out, "checkpoint_failures_total", "Checkpoint writes that failed", s->src.checkpoint_failures);
+	COUNTER(out, "pruned_files_total", "Record files of earlier pods of this DaemonSet deleted", s->prune.files);
+	COUNTER(out, "pruned_bytes_total", "Bytes of those files", s->prune.bytes);
+	COUNTER(out, "prune_errors_total",
+		"Earlier pods' record files that could not be deleted, and passes that could not read the directory",
+		s->prune.errors);
 	COUNTER(out, "metrics_refused_total", "Connections to this endpoint refused", s->metrics.refused);
 	GAUGE(out, "writer_queue_lines", "Lines waiting to be written", s->writer.queued);
 	GAUGE(out, "writer_queue_bytes", "Bytes of lines waiting to be written", s->writer.queued_bytes);

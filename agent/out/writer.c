@@ -13,6 +13,7 @@
 
 #include "nodetrail/base/buf.h"
 #include "nodetrail/base/clock.h"
+#include "nodetrail/base/utf8.h"
 #include "nodetrail/out/writer.h"
 
 #define BATCH_MAX (256 * 1024)
@@ -184,8 +185,10 @@ static char *shrink(const char *json, size_t len)
 	summary = in ? cJSON_GetObjectItem(in, "summary") : NULL;
 	if (cJSON_IsString(summary)) {
 		char cut[SUMMARY_KEEP + 1];
+		size_t n = strlen(summary->valuestring);
 
-		snprintf(cut, sizeof(cut), "%s", summary->valuestring);
+		n = utf8_cut(summary->valuestring, n, SUMMARY_KEEP);
+		snprintf(cut, sizeof(cut), "%.*s", (int)n, summary->valuestring);
 		cJSON_AddStringToObject(out, "summary", cut);
 	}
 	cJSON_AddBoolToObject(out, "truncated", 1);
@@ -527,6 +530,12 @@ int writer_drain(struct writer *w, int timeout_ms)
 const char *writer_path(const struct writer *w)
 {
 	return w->path;
+}
+
+void writer_file_id(const struct writer *w, dev_t *ret_dev, ino_t *ret_ino)
+{
+	*ret_dev = w->dev;
+	*ret_ino = w->ino;
 }
 
 void writer_get_stats(const struct writer *w, struct writer_stats *ret)

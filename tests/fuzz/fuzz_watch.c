@@ -1,31 +1,23 @@
 /* libFuzzer target: a watch stream, cut into chunks where the input says,
  * framed, decoded and applied to the node state. Nothing may crash, leak or
- * grow without bound. */
+ * grow without bound; every record is strict UTF-8 and JSON. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodetrail/api/kube_watch.h"
 #include "nodetrail/api/node_state.h"
-#include "nodetrail/out/encode.h"
+#include "strict.h"
 
 static struct node_state *ns;
 static struct record_node node = { .node_name = "fuzz-node" };
-
-static void drop(void *ctx, struct record *r)
-{
-	char buf[65536];
-
-	(void)ctx;
-	record_encode(r, buf, sizeof(buf));
-}
 
 static void on_line(void *ctx, const char *line, size_t len)
 {
 	struct kube_event ev;
 
 	(void)ctx;
-	if (kube_event_decode(line, len, &ev) < 0)
+	if (kube_event_decode(line, len, &ev, NULL) < 0)
 		return;
 	if (ev.type >= KUBE_EV_ADDED && ev.type <= KUBE_EV_DELETED) {
 		node_state_apply(ns, KUBE_PODS, ev.type, ev.object);
@@ -37,8 +29,8 @@ static void on_line(void *ctx, const char *line, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct interruption_options io = { .node = &node, .emit = drop };
-	struct node_state_options o = { .node = &node, .emit = drop, .max_pods = 64, .max_events = 64 };
+	struct interruption_options io = { .node = &node, .emit = strict_record };
+	struct node_state_options o = { .node = &node, .emit = strict_record, .max_pods = 64, .max_events = 64 };
 	struct interruption *it;
 	struct kube_framer f;
 	size_t cut = size ? data[0] % (size + 1) : 0;

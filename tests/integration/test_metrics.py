@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,13 +17,36 @@ from agent import Agent  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
 
 
-def get(port, path, method="GET"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+def get(port, path, method="GET", host="127.0.0.1"):
+    req = urllib.request.Request(f"http://{host}:{port}{path}", method=method)
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def free_port(*hosts):
+    """A port free on every one of hosts at once (the DaemonSet's one port on two addresses)."""
+    def sock(host):
+        return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+
+    for _ in range(50):
+        with sock(hosts[0]) as s:
+            s.bind((hosts[0], 0))
+            port = s.getsockname()[1]
+        try:
+            for h in hosts[1:]:
+                with sock(h) as s:
+                    s.bind((h, port))
+            return port
+        except OSError:
+            continue
+    raise AssertionError(f"no port free on all of {hosts}")
+
+
+def error_lines(log):
+    return [line for line in log.splitlines() if line.split(" ")[1:2] == ["error"]]
 
 
 class Metrics(unittest.TestCase):
@@ -38,11 +62,11 @@ class Metrics(unittest.TestCase):
         self.api.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start(self, server):
+    def start(self, server, addr="127.0.0.1:0"):
         self.agent = Agent("--bpf", "off", "--imds", "off", "--api", "on", "--api-server", server, "--token-file",
-                           self.api.token_file, "--ca-file", self.api.ca_file, "--metrics-addr", "127.0.0.1:0",
+                           self.api.token_file, "--ca-file", self.api.ca_file, "--metrics-addr", addr,
                            node="mnode").start()
-        m = re.search(r"/metrics on 127\.0\.0\.1:0 \(port (\d+)\)", self.agent.log())
+        m = re.search(r"/metrics on " + re.escape(addr) + r" \(port (\d+)\)", self.agent.log())
         self.assertIsNotNone(m, self.agent.log())
         return int(m.group(1))
 
@@ -127,6 +151,80 @@ class Metrics(unittest.TestCase):
         self.assertEqual(status, 200)
         refused = int(re.search(r"nodetrail_metrics_refused_total (\d+)", text).group(1))
         self.assertGreaterEqual(refused, 12 + 1 - 8)
+
+    def test_two_addresses_each_bounded(self):
+        # the DaemonSet's metrics component: loopback for the kubelet's probes and the node's address for
+        # Prometheus, one port; 127.0.0.2 stands in for the node's address
+        port = free_port("127.0.0.1", "127.0.0.2")
+        self.assertEqual(self.start(self.api.url, f"127.0.0.1:{port}, 127.0.0.2:{port}"), port)
+        for host in ("127.0.0.1", "127.0.0.2"):
+            self.assertEqual(get(port, "/healthz", host=host), (200, "ok\n"), host)
+            status, text = get(port, "/metrics", host=host)
+            self.assertEqual(status, 200, host)
+            self.assertIn("nodetrail_metrics_refused_total", text)
+        # nothing on the wildcard: exactly the two addresses
+        with socket.socket() as s:
+            self.assertNotEqual(s.connect_ex(("127.0.0.3", port)), 0)
+        # probes in flight on loopback survive a flood of idle clients on the node's address: each address
+        # evicts only its own oldest, so a scraper's side never pushes the kubelet's probe out
+        probes = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        flood = [socket.create_connection(("127.0.0.2", port)) for _ in range(20)]
+        time.sleep(0.5)
+        self.assertEqual(get(port, "/healthz", host="127.0.0.2")[0], 200)  # the flooded address still answers
+        for c in probes:
+            c.settimeout(5)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while chunk := c.recv(65536):
+                raw += chunk
+            self.assertTrue(raw.startswith(b"HTTP/1.1 200 "), raw)
+            c.close()
+        for c in flood:
+            c.close()
+        time.sleep(0.3)
+        refused = int(re.search(r"nodetrail_metrics_refused_total (\d+)", get(port, "/metrics")[1]).group(1))
+        self.assertGreaterEqual(refused, 20 + 1 - 8)
+
+    def test_ipv6_host_without_brackets(self):
+        # status.hostIP on an IPv6 node: "$(HOST_IP):17390" becomes "fd00:...:17390", split at its last colon
+        try:
+            port = free_port("::1")
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        self.start(self.api.url, f"127.0.0.1:0,::1:{port}")
+        self.assertEqual(get(port, "/healthz", host="[::1]"), (200, "ok\n"))
+
+    def test_bad_addresses(self):
+        # one clear error line naming the address at fault, exit status 1, nothing served
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        cases = [
+            ("127.0.0.1:0,localhost:9100", "'localhost:9100': not a numeric IPv4 or IPv6 address"),
+            # a HOST_IP defined below NODETRAIL_METRICS_ADDR in env: Kubernetes leaves the text as it is
+            ("127.0.0.1:0,$(HOST_IP):17390", "'$(HOST_IP):17390': holds a $(VAR) that Kubernetes did not expand"),
+            ("127.0.0.1:0,,127.0.0.2:0", "address 2 of the list is empty"),
+            ("127.0.0.1:0,127.0.0.2:0,127.0.0.3:0,127.0.0.4:0", "at most 3 addresses"),
+            ("127.0.0.1:65536", "'127.0.0.1:65536': want host:port, [v6]:port or :port"),
+            ("127.0.0.1", "'127.0.0.1': want host:port"),
+            ("[::1:0", "'[::1:0': want host:port"),
+            ("127.0.0.1:0,192.0.2.1:17390", "'192.0.2.1:17390': Cannot assign requested address (not an address of"),
+            (f"127.0.0.2:0,127.0.0.1:{taken.getsockname()[1]}",
+             f"'127.0.0.1:{taken.getsockname()[1]}': Address already in use"),
+        ]
+        for addr, needle in cases:
+            with self.subTest(addr=addr):
+                agent = Agent("--bpf", "off", "--api", "off", "--imds", "off", "--metrics-addr", addr, tmp=self.dir)
+                with open(agent.stderr_path, "w") as err:
+                    p = subprocess.run(agent.args, stdout=subprocess.DEVNULL, stderr=err, env=agent.env, timeout=20)
+                log = agent.log()
+                self.assertEqual(p.returncode, 1, log)
+                errors = error_lines(log)
+                self.assertEqual(len(errors), 1, log)
+                self.assertIn("cannot serve /healthz and /metrics: --metrics-addr ", errors[0])
+                self.assertIn(needle, errors[0])
+                self.assertNotIn("serving /healthz", log)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,31 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo "NT-KERNEL $(uname -r)"
 echo "NT-CGROUP $(grep -c ' cgroup ' /proc/mounts) v1 mounts, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "NT-BTF $(ls -la /sys/kernel/btf/vmlinux 2>&1)"
+# which mark_victim this kernel has (its fields changed with its arguments in 6.8: (int pid) before,
+# (struct task_struct *, uid_t) since); tracefs is unmounted again, the agent does not need it
+mkdir -p /sys/kernel/tracing
+if mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null; then
+	echo "NT-TRACEPOINT mark_victim fields: $(grep -o 'field:[^;]*' /sys/kernel/tracing/events/oom/mark_victim/format 2>/dev/null |
+		grep -v common_ | sed 's/.* //' | tr '\n' ' ')"
+	umount /sys/kernel/tracing
+fi
 
 fail=0
-pass() { echo "NT-SCENARIO $1 PASS"; }
-failed() { echo "NT-SCENARIO $1 FAIL $2"; fail=1; }
+reported=" "
+pass() { echo "NT-SCENARIO $1 PASS"; reported="$reported$1 "; }
+failed() { echo "NT-SCENARIO $1 FAIL $2"; fail=1; reported="$reported$1 "; }
+
+# every scenario of run_suite, in order: whatever a suite did not reach (the agent did not start, say)
+# is reported as a failure, so every kernel reports the same number of scenarios (tests/vm/matrix.sh
+# compares them)
+SCENARIOS="agent_started exit_code_cgroupfs exit_code_systemd sigterm_sender sigkill_fatal
+	exec_into_container oom_group_limit oom_group_every_victim oom_group_exit busy_descendant
+	preexisting_container agent_stopped kernel_filter"
+not_reached() {
+	for s in $SCENARIOS; do
+		case "$reported" in *" ${s}_$1 "*) ;; *) failed "${s}_$1" "not reached: $2" ;; esac
+	done
+}
 
 # kubelet's roots for both drivers' layouts, with the memory controller enabled down to the pods
 echo "+memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
@@ -185,6 +206,7 @@ run_suite() {
 
 for attach in tp_btf raw_tp; do
 	run_suite $attach
+	not_reached $attach "the suite stopped early (agent_started_$attach)"
 done
 [ $fail -eq 0 ] || tail -20 /run/agent.log
 echo "NT-DONE"

@@ -51,6 +51,7 @@ struct kube_client_stats {
 	uint64_t fetches;             /* one-shot lists (kube_client_fetch) */
 	uint64_t fetch_errors;        /* of those, failed (transport, HTTP status, oversized, not JSON) */
 	uint64_t fetches_refused;     /* not started: KUBE_MAX_FETCHES in flight */
+	struct kube_slim_stats slim;  /* objects slimmed before parsing: what they lost */
 	int synced;                   /* every stream has completed its first list */
 };
 

@@ -34,10 +34,11 @@ struct config {
 	char attach[16];          /* probe attach: auto (tp_btf, else raw_tp), tp_btf, raw_tp */
 	uint64_t max_file_bytes;  /* rotate the output file at this size */
 	uint32_t keep_rotated;    /* rotated files kept */
+	uint32_t prune_after_s;   /* earlier pods' record files untouched this long are deleted; 0 = never */
 	uint32_t ringbuf_kib;     /* BPF ring buffer size */
 	uint32_t cgroup_map_max;  /* tracked cgroups in the kernel map and in user space */
 	uint32_t status_interval_s; /* agent.status period, 0 = only at start and stop */
-	char metrics_addr[128];   /* /healthz, /readyz, /metrics; "" = off */
+	char metrics_addr[256];   /* /healthz, /readyz, /metrics: comma-separated host:port; "" = off */
 	char emf[16];             /* off, cluster, node */
 	char exec_args[8];        /* off, on: argv in container.exec (redacted) */
 	char exec_args_redact[256]; /* extra ERE of arguments to redact */

@@ -18,6 +18,7 @@
 #include "nodetrail/kernel/host.h"
 #include "nodetrail/kernel/probes.h"
 #include "nodetrail/out/metrics.h"
+#include "nodetrail/out/prune.h"
 #include "nodetrail/out/sink.h"
 #include "nodetrail/out/writer.h"
 
@@ -43,6 +44,7 @@ struct stats_sources {
 	uint64_t checkpoint_failures;
 	int checkpoint_last_error;
 	const char *checkpoint_restored;
+	const struct pruner *pruner;  /* earlier pods' record files deleted; NULL: off */
 	bool ready;
 };
 
@@ -62,6 +64,7 @@ struct agent_stats {
 	struct imds_stats imds;
 	struct http_stats http;
 	struct metrics_stats metrics;
+	struct prune_stats prune;
 	uint64_t rss_kib, private_kib;
 };
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nodetrail/base/aio.h"
 #include "nodetrail/base/loop.h"
@@ -92,6 +93,8 @@ bool writer_idle(const struct writer *w);
 
 /* Full path of the active file. */
 const char *writer_path(const struct writer *w);
+/* The active file as opened (device, inode): it is the live file whatever its name. */
+void writer_file_id(const struct writer *w, dev_t *ret_dev, ino_t *ret_ino);
 void writer_get_stats(const struct writer *w, struct writer_stats *ret);
 
 #endif

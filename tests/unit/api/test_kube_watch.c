@@ -96,21 +96,21 @@ static void test_decode_real_lines(void **state)
 	char *line;
 
 	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-error-410-expired.json", &len);
-	assert_int_equal(kube_event_decode(line, len, &ev), 0);
+	assert_int_equal(kube_event_decode(line, len, &ev, NULL), 0);
 	assert_int_equal(ev.type, KUBE_EV_ERROR);
 	assert_int_equal(ev.code, 410);
 	kube_event_free(&ev);
 	free(line);
 
 	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-bookmark-pod.k8s-docs.json", &len);
-	assert_int_equal(kube_event_decode(line, len, &ev), 0);
+	assert_int_equal(kube_event_decode(line, len, &ev, NULL), 0);
 	assert_int_equal(ev.type, KUBE_EV_BOOKMARK);
 	assert_string_equal(ev.resource_version, "12746");
 	kube_event_free(&ev);
 	free(line);
 
 	line = test_read_file(FIXTURES_DIR "/k8s-objects/watch-line-modified-event-core-v1-kubelet-failedmount.json", &len);
-	assert_int_equal(kube_event_decode(line, len, &ev), 0);
+	assert_int_equal(kube_event_decode(line, len, &ev, NULL), 0);
 	assert_int_equal(ev.type, KUBE_EV_MODIFIED);
 	assert_true(ev.resource_version[0] != '\0');
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(ev.object, "reason")), "FailedMount");
@@ -127,7 +127,7 @@ static void test_decode_malformed(void **state)
 	struct kube_event ev;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(kube_event_decode(bad[i], strlen(bad[i]), &ev), -EINVAL);
+		assert_int_equal(kube_event_decode(bad[i], strlen(bad[i]), &ev, NULL), -EINVAL);
 		assert_int_equal(ev.type, KUBE_EV_INVALID);
 		assert_null(ev.root);
 	}

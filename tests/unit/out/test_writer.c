@@ -406,6 +406,46 @@ static void test_queue_cap(void **state)
 	writer_free(NULL);
 }
 
+/* The disk takes nothing (no loop turn runs) while records near the 16 KiB line cap keep coming:
+ * what is held is bounded in bytes (WRITER_QUEUE_BYTES, not a count of lines: 4,096 such lines
+ * would be 64 MiB), each refusal is counted in `dropped`, and what was taken is written once. */
+static void test_queue_bounded_in_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = open_writer(f, 1ULL << 30, AIO_AUTO);
+	size_t len = WRITER_MAX_LINE - 64, line = len + 41, taken = 0, refused = 0;
+	char *json = malloc(len + 1), *text, *p;
+	struct writer_stats st;
+	size_t lines = 0;
+
+	memset(json, 'x', len);
+	memcpy(json, "{\"s\":\"", 6);
+	memcpy(json + len - 2, "\"}", 2);
+	json[len] = '\0';
+	for (int i = 0; i < 4096; i++) {
+		int err = writer_append(w, 0, json, len);
+
+		assert_true(err == 0 || err == -ENOBUFS);
+		taken += err == 0;
+		refused += err == -ENOBUFS;
+	}
+	writer_get_stats(w, &st);
+	assert_int_equal(taken, WRITER_QUEUE_BYTES / line);
+	assert_true(st.queued_bytes <= WRITER_QUEUE_BYTES);
+	assert_int_equal(st.queued, taken);
+	assert_int_equal(st.dropped, refused);
+	assert_int_equal(written(w), 0);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.lines, taken);
+	writer_free(w);
+	text = active(f);
+	for (p = text; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, taken);
+	free(text);
+	free(json);
+}
+
 /* Appends and flushes while writes are in flight, through both paths: every
  * line once, in the order appended, and the loop never waited for one. */
 static void test_order_with_writes_in_flight(void **state)
@@ -454,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_active_file_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_bounded_in_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_with_writes_in_flight, setup, teardown),
 	};
 
