@@ -81,6 +81,7 @@ struct agent {
 	uint64_t prune_timer;     /* the next look for earlier pods' record files */
 	struct pruner *pruner;    /* NULL with --prune-after 0 */
 	uint64_t ringbuf_timer;   /* the backstop read of what the kernel let wait */
+	uint64_t reconcile_timer; /* tracked cgroups checked against the hierarchy (lost rmdirs) */
 	/* out */
 	struct aio *aio;
 	struct writer *writer;
@@ -549,6 +550,17 @@ static void on_ringbuf_timer(struct loop *loop, uint64_t id, void *data)
 	if (n < 0)
 		log_warn("failed to read the ring buffer: %s", strerror(-n));
 	a->ringbuf_timer = loop_timer_add(loop, PROBES_BACKSTOP_MS, on_ringbuf_timer, a);
+}
+
+#define RECONCILE_MS 60000
+
+/* a cgroup_rmdir lost to a full ring buffer must not keep its container for good */
+static void on_reconcile_timer(struct loop *loop, uint64_t id, void *data)
+{
+	struct agent *a = data;
+
+	a->reconcile_timer = loop_timer_add(loop, RECONCILE_MS, on_reconcile_timer, a);
+	correlator_reconcile(a->correlator);
 }
 
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
@@ -1133,6 +1145,8 @@ static int start(struct agent *a)
 	if (r == 0 && a->probes)
 		r = loop_add_fd(a->loop, probes_fd(a->probes), EPOLLIN, on_ringbuf, a);
 	if (r == 0 && a->probes && !(a->ringbuf_timer = loop_timer_add(a->loop, PROBES_BACKSTOP_MS, on_ringbuf_timer, a)))
+		r = -ENOMEM;
+	if (r == 0 && a->probes && !(a->reconcile_timer = loop_timer_add(a->loop, RECONCILE_MS, on_reconcile_timer, a)))
 		r = -ENOMEM;
 	if (r == 0 && a->cfg.status_interval_s &&
 	    !(a->status_timer = loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a)))

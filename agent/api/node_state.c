@@ -653,6 +653,9 @@ void node_state_relist_end(struct node_state *ns, enum kube_resource res)
 
 			ns->stats.missed_deletions++;
 			pod_ended(ns, pe, POD_END_RELIST);
+			/* gone from the API: what follows the pod downstream forgets it too */
+			if (ns->opts.observer.pod_changed)
+				ns->opts.observer.pod_changed(ns->opts.observer.ctx, &pe->pod, true);
 			free(pe);
 		}
 	}

@@ -1,8 +1,11 @@
 /* The container table, its ends and recent OOM kills, and their checkpoint. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nodetrail/base/clock.h"
 #include "nodetrail/base/json.h"
@@ -114,6 +117,57 @@ void containers_rmdir(struct containers *t, const struct nt_cgroup_event *ev)
 {
 	free(u64map_take(t->table, ev->hdr.cgroup_id));
 	cgroup_map_untrack(t->cgroups, ev->hdr.cgroup_id);
+}
+
+#define RECONCILE_MAX 4096
+
+struct reconcile {
+	int root;                 /* the hierarchy's root directory */
+	uint32_t n, max;
+	uint64_t gone[RECONCILE_MAX];
+};
+
+/* a tracked cgroup whose directory is not there, or is another one (a new inode) */
+static void check_one(void *ctx, const struct cgroup_entry *e)
+{
+	struct reconcile *r = ctx;
+	const char *rel = e->path[0] == '/' ? e->path + 1 : e->path;
+	struct stat st;
+
+	if (r->n >= r->max || !rel[0])
+		return;
+	if (fstatat(r->root, rel, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if ((uint64_t)st.st_ino == e->id || !S_ISDIR(st.st_mode))
+			return; /* still there (a non-directory: not ours to judge) */
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		return; /* cannot tell: kept */
+	}
+	r->gone[r->n++] = e->id;
+}
+
+uint32_t containers_reconcile(struct containers *t, uint32_t max)
+{
+	struct reconcile *r;
+	uint32_t n;
+
+	if (!t->mode || !t->mode->dir[0] || !(r = calloc(1, sizeof(*r))))
+		return 0;
+	r->max = max < RECONCILE_MAX ? max : RECONCILE_MAX;
+	r->root = open(t->mode->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->root < 0) {
+		free(r);
+		return 0;
+	}
+	cgroup_map_each(t->cgroups, check_one, r);
+	close(r->root);
+	for (uint32_t i = 0; i < r->n; i++) {
+		free(u64map_take(t->table, r->gone[i]));
+		cgroup_map_untrack(t->cgroups, r->gone[i]);
+	}
+	n = r->n;
+	t->stats.reconciled += n;
+	free(r);
+	return n;
 }
 
 static void scan_cb(void *ctx, uint64_t id, uint64_t parent_id, const char *path, const struct cgroup_ref *ref,

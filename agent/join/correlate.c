@@ -107,6 +107,14 @@ void correlator_get_stats(const struct correlator *c, struct correlate_stats *re
 	ret->probe_runs_untracked = cs.probe_runs_untracked;
 	ret->pending = window_count(c->window);
 	ret->series_dropped = series_dropped(c->series);
+	ret->cgroups_reconciled = cs.reconciled;
+	ret->series = series_count(c->series);
+	ret->started = started_count(c->started);
+}
+
+void correlator_reconcile(struct correlator *c)
+{
+	containers_reconcile(c->containers, UINT32_MAX);
 }
 
 struct probe_metrics {

@@ -125,6 +125,25 @@ uint32_t cgroup_map_count(const struct cgroup_map *m)
 	return u64map_count(m->entries);
 }
 
+struct each {
+	void (*cb)(void *ctx, const struct cgroup_entry *e);
+	void *ctx;
+};
+
+static void each_one(void *ctx, uint64_t key, void *value)
+{
+	struct each *x = ctx;
+
+	x->cb(x->ctx, value);
+}
+
+void cgroup_map_each(const struct cgroup_map *m, void (*cb)(void *ctx, const struct cgroup_entry *e), void *ctx)
+{
+	struct each x = { cb, ctx };
+
+	u64map_each(m->entries, each_one, &x);
+}
+
 uint64_t cgroup_map_dropped(const struct cgroup_map *m)
 {
 	return u64map_dropped(m->entries) + m->kernel_refused;

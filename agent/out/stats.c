@@ -224,6 +224,9 @@ void stats_status(const struct agent_stats *s, cJSON *o)
 	cJSON_AddNumberToObject(o, "duplicates_suppressed", (double)s->sink.duplicates);
 	cJSON_AddNumberToObject(o, "api_only_exits", (double)cs->api_only_exits);
 	cJSON_AddNumberToObject(o, "series_dropped", (double)cs->series_dropped);
+	cJSON_AddNumberToObject(o, "series", (double)cs->series);
+	cJSON_AddNumberToObject(o, "started_followed", (double)cs->started);
+	cJSON_AddNumberToObject(o, "cgroups_reconciled", (double)cs->cgroups_reconciled);
 	if ((window = cJSON_AddObjectToObject(o, "dedup_window"))) {
 		cJSON_AddNumberToObject(window, "ids", s->sink.dedup_ids);
 		cJSON_AddNumberToObject(window, "cap", s->sink.dedup_cap);
@@ -378,6 +381,10 @@ void stats_prometheus(const struct agent_stats *s, FILE *out)
 	      s->aio.in_flight_max);
 	GAUGE(out, "pending_records", "Records waiting for the API's side", cs->pending);
 	GAUGE(out, "tracked_containers", "Containers the kernel side tracks", cs->containers);
+	GAUGE(out, "series", "Containers whose exits are followed (crash-loop series)", cs->series);
+	GAUGE(out, "started_followed", "Pods whose pod.started is followed", cs->started);
+	COUNTER(out, "cgroups_reconciled_total", "Tracked cgroups found gone without their cgroup_rmdir (lost), forgotten",
+		cs->cgroups_reconciled);
 	GAUGE(out, "tracked_cgroups", "Cgroups tracked (kubepods, QoS classes, pods, containers; no container's descendants)",
 	      cs->cgroups);
 	GAUGE(out, "dedup_window_ids", "Record ids remembered so that no fact is written twice", s->sink.dedup_ids);

@@ -34,6 +34,12 @@ def missing_prerequisite():
     return None
 
 
+def sanitized(path=None):
+    """The agent binary is the AddressSanitizer build (its memory is not the agent's own)."""
+    with open(path or AGENT, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def require_real_kernel(skip):
     """Skip (via the skip callable) where the machine cannot run real-kernel tests,
     except under REQUIRE_BPF=1, where that is a failure."""
@@ -92,8 +98,11 @@ class Agent:
     def lines(self):
         out = []
         for path in self.files():
-            with open(path) as f:
-                out.extend(f.read().splitlines())
+            try:
+                with open(path) as f:
+                    out.extend(f.read().splitlines())
+            except FileNotFoundError:
+                pass  # deleted since it was listed (an earlier pod's file, pruned)
         return out
 
     def records(self):

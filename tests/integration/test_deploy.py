@@ -153,6 +153,11 @@ class Manifests(unittest.TestCase):
         terms = self.pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         exprs = terms["nodeSelectorTerms"][0]["matchExpressions"]
         self.assertIn({"key": "eks.amazonaws.com/compute-type", "operator": "NotIn", "values": ["fargate"]}, exprs)
+        # only the architectures the image is built for: the agent binary in it is an x86-64 ELF
+        self.assertIn({"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}, exprs)
+        with open(os.environ.get("NODETRAIL_AGENT", "build/nodetrail"), "rb") as f:
+            elf = f.read(20)
+        self.assertEqual((elf[:4], int.from_bytes(elf[18:20], "little")), (b"\x7fELF", 62))  # EM_X86_64
 
     def test_least_privilege(self):
         sc = self.ctr["securityContext"]

@@ -4,7 +4,9 @@ of JSON each) and 20,000 labels, a node event with a 1 MiB message. Parsed whole
 agent from 14 MiB to 66 MiB, and two made every restart an OOM kill. Now the objects are slimmed as
 text before they are parsed, lists are read item by item as they stream in: the agent stays under its
 limit without an OOM kill, the pods still join (identity, containers, statuses: their containers'
-exits are recorded with the pod's name), and what was dropped is counted in agent.status."""
+exits are recorded with the pod's name), and what was dropped is counted in agent.status. The
+AddressSanitizer build runs the same objects without the limit (its shadow memory and quarantine are
+not the agent's): memory errors, not memory use."""
 import os
 import shutil
 import sys
@@ -13,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
-from agent import Agent, require_real_kernel  # noqa: E402
+from agent import Agent, require_real_kernel, sanitized  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
 
 NODE = "ip-10-0-1-23.ec2.internal"
@@ -89,7 +91,8 @@ class HostileObjects(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_real_kernel(skip_class)
-        cls.cg = MemoryCgroup(LIMIT)
+        cls.asan = sanitized()
+        cls.cg = MemoryCgroup(LIMIT if not cls.asan else 64 * LIMIT)
         cls.dir = tempfile.mkdtemp(prefix="nodetrail-hostile-")
         cls.api = KubeAPI(cls.dir, bookmark_interval=0.5)
         cls.api.upsert("nodes", {"metadata": {"name": NODE}, "spec": {}, "status": {}})
@@ -136,7 +139,8 @@ class HostileObjects(unittest.TestCase):
         first_peak = self.cg.peak()
         self.assertEqual(self.cg.oom_kills(), 0)
         # parsed whole, each such pod alone costs some 50 MiB of cJSON: slimmed, nothing near that
-        self.assertLess(first_peak, LIMIT // 2, f"peak {first_peak >> 20} MiB")
+        if not self.asan:
+            self.assertLess(first_peak, LIMIT // 2, f"peak {first_peak >> 20} MiB")
         rc, _ = agent.stop()
         self.assertEqual(rc, 0, agent.log()[-2000:])
         status = [r for r in agent.records() if r["type"] == "agent.status"][-1]["agent"]
@@ -153,7 +157,8 @@ class HostileObjects(unittest.TestCase):
         rc, _ = agent.stop()
         self.assertEqual(rc, 0, agent.log()[-2000:])
         self.assertEqual(self.cg.oom_kills(), 0)
-        self.assertLess(self.cg.peak(), LIMIT)
+        if not self.asan:
+            self.assertLess(self.cg.peak(), LIMIT)
         status = [r for r in agent.records() if r["type"] == "agent.status"][-1]["agent"]
         self.assertEqual((status["api"]["pods"], status["api"]["synced"]), (2, True))
         print(f"\n  hostile objects: peak {first_peak >> 20} MiB at start, {self.cg.peak() >> 20} MiB at the next "

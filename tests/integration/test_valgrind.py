@@ -14,7 +14,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakeapi"))
-from agent import REQUIRE, Agent  # noqa: E402
+from agent import REQUIRE, Agent, sanitized  # noqa: E402
 from imds import IMDS  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
 
@@ -49,10 +49,9 @@ class Memcheck(unittest.TestCase):
                       self.imds.url, "--imds-poll", "1", "--metrics-addr", "127.0.0.1:0", "--checkpoint-interval",
                       "1", "--status-interval", "2", node=NODE)
         log = os.path.join(agent.tmp, "valgrind.log")
-        with open(agent.args[0], "rb") as f:
-            if b"__asan_init" in f.read():
-                # the sanitizer pass: valgrind cannot run an ASan binary; check the plain build again
-                agent.args[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "nodetrail")
+        if sanitized(agent.args[0]):
+            # the sanitizer pass: valgrind cannot run an ASan binary; check the plain build again
+            agent.args[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "nodetrail")
         agent.args = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
                       "--show-leak-kinds=definite", f"--log-file={log}"] + agent.args
         agent.start(timeout=60)

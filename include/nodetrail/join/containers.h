@@ -140,6 +140,7 @@ struct containers_stats {
 	uint64_t probe_failures;      /* of those, ended with a non-zero status */
 	uint64_t hook_runs;           /* exec postStart and preStop hook runs */
 	uint64_t probe_runs_untracked; /* runs whose end could not be followed: too many at once */
+	uint64_t reconciled;          /* cgroups whose directory was found gone (a cgroup_rmdir lost) */
 };
 
 struct containers;
@@ -160,6 +161,12 @@ int containers_scan(struct containers *t);
 /* Resolve an event's cgroup to its container: the container's own entry
  * (not a child cgroup's) and its state. false when the cgroup is not a
  * tracked container (an unknown cgroup is counted). */
+/* Cgroups tracked whose directory is gone, or is another one now (a
+ * cgroup_rmdir the ring buffer dropped): forgotten as if removed, so that a
+ * lost event cannot keep a container, nor fill the maps for good. At most
+ * max a call; returns how many. Without a hierarchy (tests): 0. */
+uint32_t containers_reconcile(struct containers *t, uint32_t max);
+
 bool containers_lookup(struct containers *t, uint64_t cgroup_id, const struct cgroup_entry **ret_e,
 		       struct container_state **ret_st);
 const struct cgroup_entry *containers_cgroup(const struct containers *t, uint64_t cgroup_id);

@@ -70,6 +70,9 @@ struct correlate_stats {
 	uint64_t kill_causes_asked;   /* stops from outside held for the kubelet's events */
 	uint64_t kill_causes_found;   /* of those, explained by a Killing event */
 	uint64_t kill_causes_unanswered; /* sent without: the events did not come in time */
+	uint64_t cgroups_reconciled;  /* tracked cgroups found gone by correlator_reconcile (lost rmdirs) */
+	uint64_t series;              /* containers whose exits are followed now (crash-loop series) */
+	uint64_t started;             /* pods whose pod.started is followed now */
 };
 
 struct correlator;
@@ -85,6 +88,10 @@ int correlator_scan(struct correlator *c);
 /* One event of a pod's events listed on demand (pod_events' observer), e
  * NULL once the list is done: records held for the kubelet's word go out. */
 void correlator_pod_event(struct correlator *c, const char *pod_uid, const struct kube_event_obj *e);
+
+/* Periodic: tracked cgroups whose directory is gone (a cgroup_rmdir lost to
+ * a full ring buffer) are forgotten, as if removed. */
+void correlator_reconcile(struct correlator *c);
 
 /* One kernel event from the ring buffer. */
 void correlator_kernel_event(struct correlator *c, const struct nt_event_hdr *hdr);

@@ -43,6 +43,8 @@ int cgroup_map_untrack(struct cgroup_map *m, uint64_t id);
 int cgroup_map_set_main(struct cgroup_map *m, uint64_t id, uint32_t tgid);
 const struct cgroup_entry *cgroup_map_get(const struct cgroup_map *m, uint64_t id);
 uint32_t cgroup_map_count(const struct cgroup_map *m);
+/* Every entry; cb may not track or untrack. */
+void cgroup_map_each(const struct cgroup_map *m, void (*cb)(void *ctx, const struct cgroup_entry *e), void *ctx);
 uint64_t cgroup_map_dropped(const struct cgroup_map *m);
 
 #endif

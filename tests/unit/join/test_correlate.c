@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "nodetrail/base/clock.h"
@@ -1726,6 +1728,120 @@ static void test_probe_counts_survive_a_restart(void **state)
 	cJSON_Delete(ck);
 }
 
+static int counted;
+
+static void count_only(void *ctx, struct record *r)
+{
+	counted++;
+}
+
+/* 1,000 pods, then 8 relists that find none: nothing that follows a pod is left behind */
+static void test_relists_leave_nothing_behind(void **state)
+{
+	struct record_node node = { .node_name = "node-a" };
+	struct node_state_options no = { .node = &node, .emit = count_only, .max_pods = 2048 };
+	struct correlate_options o = { .node = &node, .boot_id = "boot", .max_cgroups = 16384, .emit = count_only,
+				       .join_window_ms = 5000 };
+	struct cgroup_mode mode = { .name = "v2" };
+	struct node_state_observer observer;
+	struct correlate_stats st;
+	struct node_state *ns;
+	struct correlator *c;
+	char json[1024], ready[CLOCK_TEXT_LEN];
+
+	o.mode = &mode;
+	assert_int_equal(node_state_new(&no, &ns), 0);
+	o.api = ns;
+	assert_int_equal(correlator_new(&o, &c), 0);
+	observer = correlator_observer(c);
+	node_state_set_observer(ns, &observer);
+	clock_format(real_now(), ready);
+	node_state_relist_begin(ns, KUBE_PODS);
+	for (int i = 0; i < 1000; i++) {
+		cJSON *p;
+
+		snprintf(json, sizeof(json),
+			 "{\"metadata\":{\"uid\":\"uid-%d\",\"name\":\"p-%d\",\"namespace\":\"shop\"},"
+			 "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"app\"}]},"
+			 "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+			 "\"lastTransitionTime\":\"%s\"}],\"containerStatuses\":[{\"name\":\"app\",\"restartCount\":0,"
+			 "\"state\":{\"running\":{}}}]}}",
+			 i, i, ready);
+		p = cJSON_Parse(json);
+		node_state_apply(ns, KUBE_PODS, KUBE_EV_ADDED, p);
+		cJSON_Delete(p);
+	}
+	node_state_relist_end(ns, KUBE_PODS);
+	correlator_get_stats(c, &st);
+	assert_int_equal(st.series, 1000);
+	assert_int_equal(st.started, 1000);
+	for (int i = 0; i < 8; i++) {
+		node_state_relist_begin(ns, KUBE_PODS);
+		node_state_relist_end(ns, KUBE_PODS);
+	}
+	correlator_get_stats(c, &st);
+	assert_int_equal(st.series, 0);
+	assert_int_equal(st.started, 0);
+	correlator_free(c);
+	node_state_free(ns);
+}
+
+static uint64_t ino_of(const char *dir, const char *rel)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s", dir, rel);
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_ino;
+}
+
+/* a container's cgroup_rmdir lost (a full ring buffer): the reconcile finds its directory gone */
+static void test_lost_rmdir_reconciled(void **state)
+{
+	static const char *const dirs[] = { "/kubepods", "/kubepods/burstable", "/kubepods/burstable/pod" POD_UID,
+					    "/kubepods/burstable/pod" POD_UID "/" CTR_ID };
+	struct record_node node = { .node_name = "node-a" };
+	struct correlate_options o = { .node = &node, .boot_id = "boot", .max_cgroups = 64, .emit = count_only };
+	struct cgroup_mode mode = { .name = "v2" };
+	struct correlate_stats st;
+	struct correlator *c;
+	char root[] = "/tmp/nodetrail-reconcile-XXXXXX", path[512];
+	uint64_t ids[4];
+
+	assert_non_null(mkdtemp(root));
+	snprintf(mode.dir, sizeof(mode.dir), "%s", root);
+	o.mode = &mode;
+	assert_int_equal(correlator_new(&o, &c), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+		ids[i] = ino_of(root, dirs[i]);
+		mkdir_ev(c, ids[i], i ? ids[i - 1] : 1, i > 0, dirs[i]);
+	}
+	correlator_reconcile(c);
+	correlator_get_stats(c, &st);
+	assert_int_equal((int)st.containers, 1);
+	assert_int_equal((int)st.cgroups, 4);
+	assert_int_equal((int)st.cgroups_reconciled, 0);
+	/* the container and its pod go, their rmdirs never come */
+	snprintf(path, sizeof(path), "%s%s", root, dirs[3]);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s%s", root, dirs[2]);
+	assert_int_equal(rmdir(path), 0);
+	correlator_reconcile(c);
+	correlator_get_stats(c, &st);
+	assert_int_equal((int)st.containers, 0);
+	assert_int_equal((int)st.cgroups, 2);
+	assert_int_equal((int)st.cgroups_reconciled, 2);
+	correlator_free(c);
+	for (int i = 1; i >= 0; i--) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		rmdir(path);
+	}
+	rmdir(root);
+}
+
 int main_join(void);
 int main_join(void)
 {
@@ -1745,6 +1861,8 @@ int main_join(void)
 		cmocka_unit_test_setup_teardown(test_deletion_asks_no_events, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_shared_argv_named_by_killing, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_probe_counts_survive_a_restart, jsetup, jteardown),
+		cmocka_unit_test(test_relists_leave_nothing_behind),
+		cmocka_unit_test(test_lost_rmdir_reconciled),
 		cmocka_unit_test_setup_teardown(test_static_pod_joins_its_mirror, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_exit_the_api_never_confirms, jsetup, jteardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_folded, jsetup, jteardown),
