@@ -115,6 +115,7 @@ class HostileObjects(unittest.TestCase):
                       "--ca-file", self.api.ca_file, "--imds", "off", "--join-window", "500", node=NODE, tmp=tmp)
         # into the cgroup before exec: everything the agent allocates is charged there
         agent.args = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', self.cg.procs()] + agent.args
+        self.addCleanup(lambda: agent.proc.poll() is None and agent.stop())  # also when an assertion fails
         return agent.start(timeout=30)
 
     def exits(self, agent):
