@@ -151,6 +151,7 @@ bench: $(BUILD)/nodetrail $(BUILD)/bench-correlator
 	python3 tests/bench/ringbuf_burst.py $(BUILD)/nodetrail
 	python3 tests/bench/startup.py $(BUILD)/nodetrail
 	python3 tests/bench/lifecycles.py $(BUILD)/nodetrail
+	python3 tests/bench/soak.py $(BUILD)/nodetrail
 	python3 tests/bench/node_day.py $(BUILD)/nodetrail
 
 # the agent of an earlier revision (OLD, default: the one before the stage folders) built beside this one,

@@ -560,6 +560,9 @@ static void on_reconcile_timer(struct loop *loop, uint64_t id, void *data)
 	struct agent *a = data;
 
 	a->reconcile_timer = loop_timer_add(loop, RECONCILE_MS, on_reconcile_timer, a);
+	/* first what the kernel let wait (up to PROBES_BACKSTOP_MS): a cgroup removed
+	 * just now has its cgroup_rmdir there, not lost; it goes as removed, uncounted */
+	probes_consume(a->probes, false);
 	correlator_reconcile(a->correlator);
 }
 

@@ -16,14 +16,12 @@ build/bench/lifecycles.json. LIFECYCLES (default 10000) and PODS (110) override.
 """
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,7 +31,7 @@ os.environ.setdefault("NODETRAIL_AGENT", os.path.abspath(sys.argv[1] if len(sys.
 import containers  # noqa: E402
 from agent import LINE_RE, Agent, missing_prerequisite  # noqa: E402
 from kubeapi import KubeAPI  # noqa: E402
-from benchutil import free_port, memory_kib  # noqa: E402
+from benchutil import free_port, memory_kib, metrics  # noqa: E402
 
 TARGET_KIB = 16 * 1024  # the RSS target: 16 MiB with 110 pods and after 10,000 lifecycles
 CHECK = os.environ.get("CHECK") == "1"  # CI: exit 1 unless every lifecycle is complete, RSS flat and on target
@@ -45,8 +43,7 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 def window_ids(port):
     """The dedup window's fill, from the agent's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return int(re.search(r"(?m)^nodetrail_dedup_window_ids (\d+)$", r.read().decode()).group(1))
+    return int(metrics(port)["nodetrail_dedup_window_ids"])
 
 
 def pod(uid, name, cid, state):
