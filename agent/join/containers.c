@@ -25,6 +25,8 @@ struct containers {
 	struct recent_oom ooms[CONTAINER_MAX_RECENT_OOMS]; /* ring, oldest overwritten */
 	uint32_t ooms_next;
 	struct containers_stats stats;
+	uint64_t *suspects;       /* cgroups the last reconcile found gone (sorted), forgotten if still so */
+	uint32_t nsuspects;
 };
 
 const char *signal_result_name(int result)
@@ -68,6 +70,7 @@ void containers_free(struct containers *t)
 	if (!t)
 		return;
 	u64map_free(t->table, free);
+	free(t->suspects);
 	free(t);
 }
 
@@ -145,10 +148,22 @@ static void check_one(void *ctx, const struct cgroup_entry *e)
 	r->gone[r->n++] = e->id;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A cgroup is forgotten only when two passes in a row find it gone: its
+ * directory goes before its cgroup_rmdir event is written (the kernel
+ * removes the directory first), and an event the kernel wrote may still
+ * wait behind one reserved but not yet committed; a pass later, both have
+ * long been read, and what is still tracked was lost. */
 uint32_t containers_reconcile(struct containers *t, uint32_t max)
 {
 	struct reconcile *r;
-	uint32_t n;
+	uint32_t n = 0;
 
 	if (!t->mode || !t->mode->dir[0] || !(r = calloc(1, sizeof(*r))))
 		return 0;
@@ -161,10 +176,22 @@ uint32_t containers_reconcile(struct containers *t, uint32_t max)
 	cgroup_map_each(t->cgroups, check_one, r);
 	close(r->root);
 	for (uint32_t i = 0; i < r->n; i++) {
+		if (!t->nsuspects || !bsearch(&r->gone[i], t->suspects, t->nsuspects, sizeof(uint64_t), cmp_id))
+			continue;
 		free(u64map_take(t->table, r->gone[i]));
 		cgroup_map_untrack(t->cgroups, r->gone[i]);
+		n++;
 	}
-	n = r->n;
+	/* the suspects of the next pass: gone now, not forgotten yet */
+	free(t->suspects);
+	t->suspects = NULL;
+	t->nsuspects = 0;
+	if (r->n - n && (t->suspects = malloc(sizeof(uint64_t) * r->n))) {
+		for (uint32_t i = 0; i < r->n; i++)
+			if (cgroup_map_get(t->cgroups, r->gone[i]))
+				t->suspects[t->nsuspects++] = r->gone[i];
+		qsort(t->suspects, t->nsuspects, sizeof(uint64_t), cmp_id);
+	}
 	t->stats.reconciled += n;
 	free(r);
 	return n;

@@ -16,7 +16,7 @@ RINGBUF_KIB (16) KiB. Along the way:
              deleted and their cgroups removed while it is down, and the agent started again on the same
              state and output directories.
 Measured from /proc and /metrics with the standing pods (the baseline), every EVERY (10,000) lifecycles,
-and at the end after QUIET (70) s without pods, so that the reconcile runs: RSS, open fds and every table
+and at the end after QUIET (130) s without pods, so that the reconcile runs twice (a cgroup is forgotten when two passes a minute apart find it gone): RSS, open fds and every table
 of live objects. CHECK=1: exit 1 unless, at the end, every table is at its baseline, no bounded set reached
 its cap, RSS is within 10% of that after the first 10,000 lifecycles, the fds are as many as at the
 baseline, and every fault did happen. JSON to build/bench/soak.json; KEEP=1 keeps the agent's directory.
@@ -48,7 +48,7 @@ def knob(name, default):
 LIFECYCLES, PODS, EVERY = knob("LIFECYCLES", 100000), knob("PODS", 110), knob("EVERY", 10000)
 RELIST_EVERY, BURST_EVERY, BURST = knob("RELIST_EVERY", 5000), knob("BURST_EVERY", 5000), knob("BURST", 200)
 RESTART_EVERY, GONE = knob("RESTART_EVERY", 25000), knob("GONE", 20)
-RINGBUF_KIB, QUIET = knob("RINGBUF_KIB", 16), knob("QUIET", 70)
+RINGBUF_KIB, QUIET = knob("RINGBUF_KIB", 16), knob("QUIET", 130)
 TABLES = {"containers": "tracked_containers", "cgroups": "tracked_cgroups", "series": "series",
           "started": "started_followed", "pending": "pending_records", "api_pods": "api_pods",
           "troubled_pods": "pod_events_troubled_pods"}

@@ -162,9 +162,10 @@ int containers_scan(struct containers *t);
  * (not a child cgroup's) and its state. false when the cgroup is not a
  * tracked container (an unknown cgroup is counted). */
 /* Cgroups tracked whose directory is gone, or is another one now (a
- * cgroup_rmdir the ring buffer dropped): forgotten as if removed, so that a
- * lost event cannot keep a container, nor fill the maps for good. At most
- * max a call; returns how many. Without a hierarchy (tests): 0. */
+ * cgroup_rmdir the ring buffer dropped), in this pass and the one before:
+ * forgotten as if removed, so that a lost event cannot keep a container,
+ * nor fill the maps for good. At most max a call; returns how many. Without
+ * a hierarchy (tests): 0. */
 uint32_t containers_reconcile(struct containers *t, uint32_t max);
 
 bool containers_lookup(struct containers *t, uint64_t cgroup_id, const struct cgroup_entry **ret_e,
