@@ -2,6 +2,7 @@
 free local port."""
 import os
 import socket
+import time
 import urllib.request
 
 
@@ -11,6 +12,17 @@ def memory_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         v = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("VmRSS:", "RssAnon:"))}
     return v["VmRSS"], v["RssAnon"]
+
+
+def settled_kib(pid, count=5, gap=0.1):
+    """memory_kib's lowest of a few samples gap seconds apart: what the process keeps, not a transient
+    (the checkpoint is built every 2 s and its cJSON tree lives for a moment)."""
+    best = None
+    for _ in range(count):
+        cur = memory_kib(pid)
+        best = cur if best is None or cur[0] < best[0] else best
+        time.sleep(gap)
+    return best
 
 
 def free_port():
