@@ -1,28 +1,35 @@
 # nodetrail image: built on Debian 12, run from scratch with only the binary, the dynamic loader and the
-# shared libraries it links (ldd names them: libc, libssl/libcrypto, libbpf, libelf, zlib, cJSON,
-# liburing). The agent needs no shell, no package manager and no CA bundle of the image (the API
-# server's CA comes from the service account; IMDS is link-local HTTP).
+# shared libraries it links (tests/elf-libs.sh names them: libc, libssl/libcrypto, libbpf, libelf,
+# zlib, cJSON, liburing). The agent needs no shell, no package manager and no CA bundle of the image
+# (the API server's CA comes from the service account; IMDS is link-local HTTP).
 #
-#   podman build -t nodetrail:0.1.0 .            (or docker build)
-#   tests/image.sh                               (here: a locally bootstrapped base, size check)
+# Multi-architecture: the build stage always runs on the builder's own platform and cross-compiles for
+# the target (Debian's cross toolchain and the target's libraries), so an arm64 image builds on amd64
+# in minutes, with no emulation.
+#   podman build --platform linux/amd64,linux/arm64 --build-arg BUILDPLATFORM=linux/amd64 --manifest <registry>/nodetrail:<tag> .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/nodetrail:<tag> --push .
+#   tests/image.sh        (here: a locally bootstrapped base, both architectures, checks and sizes)
 ARG BASE=debian:bookworm-slim
 
-FROM ${BASE} AS build
+FROM --platform=$BUILDPLATFORM ${BASE} AS build
+ARG TARGETARCH
 WORKDIR /src
-# the build packages, and Debian's curl source: libcurl is built from it with only HTTP(S) over OpenSSL
-# and linked statically (see tests/deps.sh)
-COPY tests/deps.sh tests/deps.sh
-RUN tests/deps.sh build && rm -rf /var/lib/apt/lists/*
+# the build packages (with the cross toolchain when the target is another architecture), and Debian's
+# curl source: libcurl is built from it with only HTTP(S) over OpenSSL and linked statically (see
+# tests/deps.sh)
+COPY tests/deps.sh tests/elf-libs.sh tests/
+RUN tests/deps.sh build ${TARGETARCH} && rm -rf /var/lib/apt/lists/*
 COPY Makefile ./
 COPY bpf bpf
 COPY include include
 COPY agent agent
 ARG VERSION=0.1.0
-RUN make VERSION=${VERSION} build/nodetrail \
-    && build/nodetrail --version \
+RUN arch=$(echo "${TARGETARCH:-$(dpkg --print-architecture)}" | sed 's/amd64/x86/') \
+    && make ARCH=$arch BUILD=build VERSION=${VERSION} build/nodetrail \
+    && { [ "$arch" != "$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" ] || build/nodetrail --version; } \
     && mkdir -p /out/lib /out/var/log/containers /out/var/lib/nodetrail /out/tmp \
     && cp build/nodetrail /out/nodetrail \
-    && for lib in $(ldd build/nodetrail | grep -o '/[^ ]*'); do cp -L --parents "$lib" /out/; done
+    && for lib in $(tests/elf-libs.sh build/nodetrail); do cp -L --parents "$lib" /out/; done
 
 FROM scratch
 ARG VERSION=0.1.0

@@ -1,7 +1,18 @@
 # nodetrail build. `make help` lists the targets.
-ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
+# another architecture's agent is cross-built (Debian's cross toolchain and its :arm64 / :amd64
+# libraries, from `tests/deps.sh` on amd64 or `tests/deps.sh build arm64`) into its own folder:
+# `make ARCH=arm64` builds build-arm64/nodetrail
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu-,x86_64-linux-gnu-)
+BUILD ?= build-$(ARCH)
+CURL_BUILD ?= $(BUILD)/curl
+ifneq ($(origin CC),command line)
+CC = $(CROSS_COMPILE)gcc
+endif
+endif
 BUILD ?= build
-CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
@@ -34,7 +45,8 @@ CURL_CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=None -DCMAKE_C_COMPILER=$(CC) \
 	-DUSE_LIBIDN2=OFF -DCURL_USE_LIBPSL=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_GSSAPI=OFF -DUSE_NGHTTP2=OFF \
 	-DCURL_BROTLI=OFF -DCURL_ZSTD=OFF -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON \
 	-DCURL_DISABLE_COOKIES=ON -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON -DCURL_DISABLE_NETRC=ON \
-	-DCURL_DISABLE_DOH=ON -DCURL_DISABLE_MIME=ON -DCURL_DISABLE_NTLM=ON
+	-DCURL_DISABLE_DOH=ON -DCURL_DISABLE_MIME=ON -DCURL_DISABLE_NTLM=ON \
+	$(if $(CROSS_COMPILE),-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=$(if $(filter arm64,$(ARCH)),aarch64,x86_64))
 
 LDLIBS = -lbpf -lelf -lz $(CURL_LIBS) -lcjson -luring -lcrypto -lm
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -56,7 +68,7 @@ HEADERS = $(wildcard include/nodetrail/*.h include/nodetrail/*/*.h)
 UNIT_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all bpf agent test unit integration bench bench-compare deps clean distclean help asan demo fuzz test-kernels
+.PHONY: all bpf agent test unit integration bench bench-compare deps clean distclean help asan demo fuzz test-kernels arm64
 
 all: $(BUILD)/nodetrail
 
@@ -68,7 +80,8 @@ help:
 	@echo "make unit         unit tests only"
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
 	@echo "make demo         the agent plus a few scripted runc containers (root)"
-	@echo "make test-kernels the kernel scenarios in a qemu VM per kernel in VM_KERNELS (default: Debian's 6.1 and 6.12), pure cgroup v2 (root)"
+	@echo "make arm64        the agent cross-built for arm64 (Graviton) into build-arm64/nodetrail"
+	@echo "make test-kernels the kernel scenarios in a qemu VM per kernel in VM_KERNELS (default: Debian's 6.1 and 6.12 on amd64, 6.1 on arm64), pure cgroup v2 (root)"
 	@echo "make bench        benchmarks under tests/bench (root)"
 	@echo "make bench-compare OLD=rev  the agent of git revision rev and this one through the benchmarks (root)"
 	@echo "make fuzz         libFuzzer targets under tests/fuzz, FUZZ_SECONDS each (default 60)"
@@ -133,10 +146,14 @@ demo: deps
 	./tests/demo.sh $(BUILD)/nodetrail
 
 # the kernel series booted by test-kernels, one VM after the other (make test-kernels VM_KERNELS=6.12)
-VM_KERNELS ?= 6.1 6.12
+VM_KERNELS ?= 6.1 6.12 6.1-arm64
 
-test-kernels: $(BUILD)/nodetrail
-	VM_KERNELS="$(VM_KERNELS)" ./tests/vm/matrix.sh $(BUILD)/nodetrail
+test-kernels: $(BUILD)/nodetrail $(if $(filter %-arm64,$(VM_KERNELS)),arm64)
+	VM_KERNELS="$(VM_KERNELS)" ./tests/vm/matrix.sh $(BUILD)/nodetrail build-arm64/nodetrail
+
+# the arm64 agent, cross-built on amd64 (make ARCH=arm64 on any other target works the same way)
+arm64:
+	$(MAKE) ARCH=arm64 BUILD=build-arm64 build-arm64/nodetrail
 
 $(BUILD)/bench-correlator: tests/bench/correlator.c $(BUILD)/libnodetrail.a $(CURL_LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnodetrail.a $(LDLIBS)
@@ -190,7 +207,7 @@ fuzz: $(FUZZ_TARGETS)
 # clean keeps the curl source and its build (build/src, build/curl): `make distclean` drops them too
 clean:
 	find build -mindepth 1 -maxdepth 1 ! -name src ! -name curl -exec rm -rf {} + 2>/dev/null || true
-	rm -rf build-asan build-fuzz
+	rm -rf build-asan build-fuzz build-arm64
 
 distclean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-arm64

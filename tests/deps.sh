@@ -2,7 +2,8 @@
 # Install what nodetrail needs to build and test, on Debian 12 / Ubuntu 22.04+.
 # Elsewhere, print what is missing and how to get it.
 #   tests/deps.sh                          build and test packages, then Debian's curl source (or a newer one)
-#   tests/deps.sh build                    build packages and the curl source only (the image's build stage)
+#   tests/deps.sh build [arm64|amd64]      build packages and the curl source only (the image's build
+#                                          stage), with the cross toolchain for the architecture named
 #   tests/deps.sh curl-source DIR [update] only fetch and unpack Debian's curl source into DIR
 # The agent links libcurl statically, built from Debian's own curl source (Debian's patches, the
 # OpenSSL flavour, HTTP/HTTPS only): Debian's libcurl.so brings GnuTLS, Kerberos, LDAP, SSH, RTMP, IDN
@@ -11,7 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="make gcc clang llvm libclang-rt-dev bpftool libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev liburing-dev libssl-dev libcmocka-dev pkg-config cmake patch xz-utils ca-certificates"
-TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio valgrind fuse3 libfuse3-dev"
+TEST_PKGS="runc busybox-static python3 python3-yaml libbpf-tools openssl kubectl libcap2-bin qemu-system-x86 cpio valgrind fuse3 libfuse3-dev file"
+# the other architecture's agent (make ARCH=arm64 on amd64, ARCH=x86 on arm64): Debian's cross
+# toolchain and the build libraries of that architecture (multiarch; dpkg --add-architecture first).
+# The tests add what boots and runs it: qemu for the arm64 VM and user-mode emulation, and runc's
+# library for the VM (runc and busybox themselves are unpacked from their arm64 packages there).
+cross_pkgs() { # $1: Debian architecture
+	local t=aarch64-linux-gnu
+	[ "$1" = amd64 ] && t=x86-64-linux-gnu
+	echo "gcc-$t binutils-$t libc6-dev-$1-cross libbpf-dev:$1 libelf-dev:$1 zlib1g-dev:$1 libcjson-dev:$1 liburing-dev:$1 libssl-dev:$1"
+}
 
 # Debian's curl source: the deb-src twins of the configured deb entries, in a private apt state
 # directory (the system's apt configuration is not changed), then the .orig tarball with Debian's
@@ -71,7 +81,17 @@ if [ "${1:-}" = curl-source ]; then
 	curl_source "${2:?usage: deps.sh curl-source DIR [update]}" "${3:-}"
 	exit
 fi
-[ "${1:-}" = build ] && TEST_PKGS=""
+host_arch=$(dpkg --print-architecture 2>/dev/null || echo unknown)
+CROSS_ARCH=""
+if [ "${1:-}" = build ]; then
+	TEST_PKGS=""
+	case "${2:-}" in "" | "$host_arch") ;; arm64 | amd64) CROSS_ARCH=$2 ;; *) echo "deps: build for arm64 or amd64" >&2; exit 2 ;; esac
+elif [ "$host_arch" = amd64 ]; then
+	# the kernel matrix boots the arm64 agent (make test-kernels)
+	CROSS_ARCH=arm64
+	TEST_PKGS="$TEST_PKGS qemu-system-arm qemu-user-static libseccomp2:arm64"
+fi
+[ -n "$CROSS_ARCH" ] && BUILD_PKGS="$BUILD_PKGS $(cross_pkgs "$CROSS_ARCH")"
 
 missing_cmds() {
 	local m=""
@@ -97,6 +117,10 @@ if command -v apt-get >/dev/null 2>&1 && [ -r /etc/debian_version ]; then
 		fi
 		echo "deps: installing$pkgs"
 		export DEBIAN_FRONTEND=noninteractive
+		if [ -n "$CROSS_ARCH" ] && ! dpkg --print-foreign-architectures | grep -qx "$CROSS_ARCH"; then
+			echo "deps: adding the $CROSS_ARCH architecture to dpkg (its libraries, for the cross-built agent)"
+			dpkg --add-architecture "$CROSS_ARCH"
+		fi
 		apt-get update -qq
 		# Ubuntu ships bpftool in linux-tools-* rather than a package of its own
 		if echo " $pkgs " | grep -q " bpftool " && ! apt-cache show bpftool >/dev/null 2>&1; then

@@ -153,11 +153,21 @@ class Manifests(unittest.TestCase):
         terms = self.pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         exprs = terms["nodeSelectorTerms"][0]["matchExpressions"]
         self.assertIn({"key": "eks.amazonaws.com/compute-type", "operator": "NotIn", "values": ["fargate"]}, exprs)
-        # only the architectures the image is built for: the agent binary in it is an x86-64 ELF
-        self.assertIn({"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}, exprs)
-        with open(os.environ.get("NODETRAIL_AGENT", "build/nodetrail"), "rb") as f:
-            elf = f.read(20)
-        self.assertEqual((elf[:4], int.from_bytes(elf[18:20], "little")), (b"\x7fELF", 62))  # EM_X86_64
+        # only the architectures the image is built for (tests/image.sh's PLATFORMS), and the agent
+        # of each really is a program of that machine: x86-64 here, aarch64 cross-built (make arm64)
+        platforms = re.search(r'^PLATFORMS="([^"]*)"', read("tests", "image.sh"), re.M).group(1).split()
+        archs = [p.split("/")[1] for p in platforms]
+        self.assertEqual(sorted(archs), ["amd64", "arm64"])
+        self.assertIn({"key": "kubernetes.io/arch", "operator": "In", "values": archs}, exprs)
+        agents = {"amd64": (os.environ.get("NODETRAIL_AGENT", "build/nodetrail"), 62),  # EM_X86_64
+                  "arm64": (os.path.join(ROOT, "build-arm64", "nodetrail"), 183)}  # EM_AARCH64
+        for arch in archs:
+            path, machine = agents[arch]
+            if arch == "arm64" and not os.path.exists(path):
+                self.skipTest("no arm64 agent: make arm64 (tests/run-all.sh builds it first)")
+            with open(path, "rb") as f:
+                elf = f.read(20)
+            self.assertEqual((elf[:4], int.from_bytes(elf[18:20], "little")), (b"\x7fELF", machine), path)
 
     def test_least_privilege(self):
         sc = self.ctr["securityContext"]

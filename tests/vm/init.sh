@@ -11,6 +11,8 @@ mkdir -p /run /tmp /out /state /sys/fs/cgroup
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# a line of its own: the firmware's last line ("Booting from ROM..") has no newline under `quiet`
+echo
 echo "NT-KERNEL $(uname -r)"
 echo "NT-CGROUP $(grep -c ' cgroup ' /proc/mounts) v1 mounts, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "NT-BTF $(ls -la /sys/kernel/btf/vmlinux 2>&1)"
