@@ -24,6 +24,7 @@ struct sink {
 	size_t unindexed;
 	uint64_t seq;
 	uint64_t written;
+	uint64_t full_run;        /* records dropped since the queue was last found full: logged twice */
 	char *encode_buf;         /* SINK_ENCODE_MAX */
 	struct sink_stats stats;
 };
@@ -135,8 +136,16 @@ void sink_emit(void *ctx, struct record *r)
 	if (err < 0) {
 		s->pending_n--; /* never queued: the writer will not tell of it */
 		s->stats.dropped++;
-		log_warn("record queue full (%s), dropping a %s record", strerror(-err), record_type_name(r->type));
+		/* a full disk fills the queue for minutes: one line when it starts, one when it ends */
+		if (s->full_run++ == 0)
+			log_warn("record queue full (%s): dropping records until the writer catches up "
+				 "(the first: a %s record)", strerror(-err), record_type_name(r->type));
 		return;
+	}
+	if (s->full_run) {
+		log_warn("record queue has room again: %llu records were dropped while it was full",
+			 (unsigned long long)s->full_run);
+		s->full_run = 0;
 	}
 	if (u64map_put(s->in_flight, id, (void *)1, NULL) < 0)
 		s->unindexed++;

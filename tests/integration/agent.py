@@ -1,4 +1,5 @@
 """Run the real agent and read the records it writes."""
+import atexit
 import glob
 import json
 import os
@@ -50,6 +51,20 @@ def require_real_kernel(skip):
         skip(why)
 
 
+# every agent started and not yet stopped: a test that fails (or errors) between start() and stop()
+# does not leave an agent running with its probes attached past the test run
+_running = set()
+
+
+@atexit.register
+def _stop_leftovers():
+    for proc in list(_running):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _running.clear()
+
+
 class Agent:
     def __init__(self, *extra_args, node="itest-node", env=None, tmp=None):
         self.tmp = tmp or tempfile.mkdtemp(prefix="nodetrail-itest-")
@@ -69,6 +84,7 @@ class Agent:
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      env=self.env)
+        _running.add(self.proc)
         pid = self.proc.pid
         self.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["state"] == "started"
                       and r["agent"].get("pid") == pid, timeout=timeout, what="agent.status started")
@@ -85,6 +101,7 @@ class Agent:
             rc = self.proc.wait()
             raise AssertionError(f"agent did not exit within {timeout} s of {sig!r}")
         finally:
+            _running.discard(self.proc)
             self.stderr.close()
         return rc, time.time() - t0
 

@@ -1,6 +1,7 @@
 /* sink: every fact once (this run's and the ones read back), seq without gaps, counted by type, a
  * durable record synced, a full queue counted, never waited for. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -141,6 +142,45 @@ static void test_queue_full(void **state)
 	assert_int_equal(writer_drain(f->writer, 5000), 0);
 }
 
+/* a queue full for a long time (a full disk) is logged when it starts and when it ends, with the
+ * count, not once per dropped record */
+static void test_queue_full_logged_twice(void **state)
+{
+	struct fx *f = *state;
+	struct sink_stats st;
+	char id[17], log_path[96], *log, *p, want[96];
+	int saved = dup(STDERR_FILENO), fd, starts = 0, ends = 0;
+
+	snprintf(log_path, sizeof(log_path), "%s/stderr", f->dir);
+	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "%016x", i);
+		emit(f, i % 2 ? RECORD_NODE_EVENT : RECORD_CONTAINER_EXITED, id, false);
+	}
+	assert_int_equal(writer_drain(f->writer, 5000), 0);
+	emit(f, RECORD_NODE_EVENT, "ffffffffffffffff", false);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+
+	sink_get_stats(f->sink, &st);
+	assert_true(st.dropped > 100);
+	log = test_read_file(log_path, NULL);
+	for (p = log; (p = strstr(p, "record queue full")); p++)
+		starts++;
+	for (p = log; (p = strstr(p, "were dropped while it was full")); p++)
+		ends++;
+	assert_int_equal(starts, 1);
+	assert_int_equal(ends, 1);
+	snprintf(want, sizeof(want), "room again: %llu records were dropped", (unsigned long long)st.dropped);
+	assert_non_null(strstr(log, want));
+	free(log);
+}
+
 /* an id counts as written once its line is in the file: the checkpoint (which saves sink_ids) never
  * claims a record the file lacks; a record that could not be encoded is not claimed either */
 static void test_written_on_completion(void **state)
@@ -211,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_once_and_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_synced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full_logged_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_written_on_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_flight_past_the_index, setup_big, teardown),
 	};
