@@ -699,11 +699,44 @@ static enum aio_mode parse_io(const char *s)
 	return AIO_AUTO;
 }
 
-/* The record file and the sink; then what earlier runs wrote (kill -9
+/* --output stdout: bare JSON lines on fd 1, which the runtime stores under --pod-logs-dir; what
+ * earlier instances of this container wrote is read back from there. */
+static int setup_output_stdout(struct agent *a)
+{
+	struct writer_options wo = { .stream_name = "stdout", .stream_fd = STDOUT_FILENO, .loop = a->loop,
+				     .aio = a->aio };
+	char dir[8600];
+	const char *detail = NULL;
+	int r;
+
+	/* a runtime that stops reading is an error to retry (EPIPE), not the agent's death */
+	signal(SIGPIPE, SIG_IGN);
+	r = writer_new(&wo, &a->writer, &detail);
+	if (r < 0) {
+		log_error("cannot write records to stdout: %s (%s)", strerror(-r), detail ? detail : "open");
+		return r;
+	}
+	r = sink_new(a->writer, RECENT_IDS, &a->sink);
+	if (r < 0)
+		return r;
+	snprintf(dir, sizeof(dir), "%s/%s_%s_%s/%s", a->cfg.pod_logs_dir, a->cfg.pod_namespace, a->cfg.pod_name,
+		 a->cfg.pod_uid, a->cfg.container_name);
+	/* the previous instance's files (its rotated one too) and the current one, oldest first */
+	r = history_read_runtime_dir(dir, 4, HISTORY_BYTES, sink_ids(a->sink), &a->previous);
+	if (r < 0)
+		log_info("records go to stdout; nothing read back from %s (%s): without it a restart may write "
+			 "again what the previous run wrote (mount the host's /var/log/pods read-only there)",
+			 dir, strerror(-r));
+	else
+		log_info("records go to stdout; read back %d of the runtime's files in %s", r, dir);
+	return 0;
+}
+
+/* --output file: the record file and the sink; then what earlier runs wrote (kill -9
  * included): seq continues after the highest one, and facts already
  * written are not written again. Oldest file first: the newest rotated
  * one, then the active one. */
-static int setup_output(struct agent *a)
+static int setup_output_file(struct agent *a)
 {
 	struct writer_options wo = { 0 };
 	char file_name[256], pattern[4400], path[4400];
@@ -739,6 +772,15 @@ static int setup_output(struct agent *a)
 	}
 	snprintf(path, sizeof(path), "%s/%s", a->cfg.output_dir, file_name);
 	history_read_file(path, HISTORY_BYTES, sink_ids(a->sink), &a->previous);
+	return 0;
+}
+
+static int setup_output(struct agent *a)
+{
+	int r = strcmp(a->cfg.output, "stdout") == 0 ? setup_output_stdout(a) : setup_output_file(a);
+
+	if (r < 0)
+		return r;
 	sink_continue_after(a->sink, a->previous.last_seq);
 	if (a->previous.found)
 		log_info("continuing after seq %llu (%llu records read back, previous run %s)",
@@ -1154,7 +1196,8 @@ static int start(struct agent *a)
 	if (r == 0 && a->cfg.status_interval_s &&
 	    !(a->status_timer = loop_timer_add(a->loop, (uint64_t)a->cfg.status_interval_s * 1000, on_status_timer, a)))
 		r = -ENOMEM;
-	if (r == 0 && a->cfg.prune_after_s)
+	/* --output stdout: the runtime's files are the kubelet's to rotate and delete */
+	if (r == 0 && a->cfg.prune_after_s && strcmp(a->cfg.output, "file") == 0)
 		r = setup_pruner(a);
 	if (r == 0)
 		r = setup_metrics(a);

@@ -35,8 +35,17 @@ struct option_def {
 static const struct option_def options[] = {
 	{ "node-name", "NODE_NAME", NULL, "this node's name (default: the hostname)", STR(node_name), NULL },
 	{ "cluster-name", "CLUSTER_NAME", "", "cluster name written as ClusterName", STR(cluster_name), NULL },
+	{ "output", "NODETRAIL_OUTPUT", "file",
+	  "where records go: file (a CRI-format file of the agent's own in --output-dir, rotated by the agent) or "
+	  "stdout (one JSON record a line on the agent's stdout, which the container runtime stores under "
+	  "/var/log/pods, for collectors that read only there; the agent's own log stays on stderr)",
+	  STR(output), "file|stdout" },
 	{ "output-dir", "NODETRAIL_OUTPUT_DIR", "/var/log/containers",
-	  "directory of the CRI-format record file", STR(output_dir), NULL },
+	  "directory of the CRI-format record file (--output file)", STR(output_dir), NULL },
+	{ "pod-logs-dir", "NODETRAIL_POD_LOGS_DIR", "/var/log/pods",
+	  "with --output stdout: where the runtime stores containers' output; the agent reads back its own "
+	  "(<namespace>_<pod>_<uid>/<CONTAINER_NAME>/) so that a restart neither reuses a seq nor writes a fact twice",
+	  STR(pod_logs_dir), NULL },
 	{ "state-dir", "NODETRAIL_STATE_DIR", "/var/lib/nodetrail",
 	  "directory of the checkpoint (open timelines, pending joins, the open interruption, pods last known); "
 	  "created at start", STR(state_dir), NULL },

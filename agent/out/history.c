@@ -1,6 +1,8 @@
 /* Reading back the record files' tails. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,9 +17,12 @@
 static void read_line(char *line, struct idset *ids, struct history *h)
 {
 	char *json = strstr(line, " stdout F ");
-	const char *id, *type, *state, *when, *boot;
+	const char *id, *type, *state, *when, *boot, *sp = strchr(line, ' ');
 	cJSON *o, *agent, *seq;
 
+	/* with --output stdout the runtime's file also holds the agent's own log, on stderr */
+	if (sp && strncmp(sp, " stderr ", 8) == 0)
+		return;
 	o = json ? cJSON_Parse(json + 10) : NULL;
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "record_id"));
 	type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
@@ -91,4 +96,68 @@ int history_read_file(const char *path, size_t max_bytes, struct idset *ids, str
 out:
 	free(buf);
 	return err;
+}
+
+/* <restart>.log or <restart>.log.<time>: its restart number, and whether it is a rotated one */
+static bool runtime_log_name(const char *name, unsigned long *restart, bool *rotated)
+{
+	char *end;
+	size_t n;
+
+	if (name[0] < '0' || name[0] > '9')
+		return false;
+	*restart = strtoul(name, &end, 10);
+	if (strncmp(end, ".log", 4) != 0)
+		return false;
+	end += 4;
+	n = strlen(end);
+	if (n >= 3 && strcmp(end + n - 3, ".gz") == 0)
+		return false;
+	*rotated = *end == '.';
+	return *end == '\0' || *rotated;
+}
+
+/* oldest first: by restart, the rotated ones (by their time, which sorts as text) before the live one */
+static int runtime_log_cmp(const struct dirent **a, const struct dirent **b)
+{
+	unsigned long ra, rb;
+	bool rota, rotb;
+
+	runtime_log_name((*a)->d_name, &ra, &rota);
+	runtime_log_name((*b)->d_name, &rb, &rotb);
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (rota != rotb)
+		return rota ? -1 : 1;
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int runtime_log_filter(const struct dirent *de)
+{
+	unsigned long restart;
+	bool rotated;
+
+	return runtime_log_name(de->d_name, &restart, &rotated);
+}
+
+int history_read_runtime_dir(const char *dir, unsigned files, size_t max_bytes, struct idset *ids,
+			     struct history *h)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, runtime_log_filter, runtime_log_cmp), read = 0;
+
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		if (i >= n - (int)files) {
+			char path[8192];
+
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			if (history_read_file(path, max_bytes, ids, h) == 0)
+				read++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return read;
 }

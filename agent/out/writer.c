@@ -32,6 +32,7 @@ struct writer {
 	size_t queue_bytes;
 	struct loop *loop;
 	struct aio *aio;
+	bool stream;              /* fd is a stream we do not own: bare lines, no rotation, no sync */
 	int fd;
 	dev_t dev;
 	ino_t ino;
@@ -102,7 +103,7 @@ void writer_free(struct writer *w)
 	if (!w)
 		return;
 	loop_timer_del(w->loop, w->retry_timer);
-	if (w->fd >= 0)
+	if (w->fd >= 0 && !w->stream)
 		close(w->fd);
 	buf_free(&w->queue);
 	buf_free(&w->batch);
@@ -137,6 +138,30 @@ int writer_new(const struct writer_options *opts, struct writer **ret, const cha
 	w->fd = -1;
 	w->loop = opts->loop;
 	w->aio = opts->aio;
+	w->queue_bytes = opts->queue_bytes ? opts->queue_bytes : WRITER_QUEUE_BYTES;
+	if (opts->stream_name) {
+		w->stream = true;
+		w->fd = opts->stream_fd;
+		w->max_bytes = UINT64_MAX;
+		w->dir = strdup("");
+		w->file_name = strdup(opts->stream_name);
+		w->path = strdup(opts->stream_name);
+		if (!w->dir || !w->file_name || !w->path) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		if (fstat(w->fd, &st) < 0) {
+			err = -errno;
+			w->fd = -1;
+			if (ret_err_detail)
+				*ret_err_detail = "the output stream is not open";
+			goto fail;
+		}
+		w->dev = st.st_dev;
+		w->ino = st.st_ino;
+		*ret = w;
+		return 0;
+	}
 	w->dir = strdup(opts->dir);
 	w->file_name = strdup(opts->file_name);
 	if (!w->dir || !w->file_name || asprintf(&w->path, "%s/%s", opts->dir, opts->file_name) < 0) {
@@ -147,7 +172,6 @@ int writer_new(const struct writer_options *opts, struct writer **ret, const cha
 	w->max_bytes = opts->max_bytes ? opts->max_bytes : 10ULL * 1024 * 1024;
 	w->keep_rotated = opts->keep_rotated ? opts->keep_rotated : 5;
 	w->rotated_min_age_s = opts->rotated_min_age_s ? opts->rotated_min_age_s : 60;
-	w->queue_bytes = opts->queue_bytes ? opts->queue_bytes : WRITER_QUEUE_BYTES;
 	if (stat(opts->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		err = stat(opts->dir, &st) < 0 ? -errno : -ENOTDIR;
 		if (ret_err_detail)
@@ -214,7 +238,7 @@ done:
 int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len)
 {
 	char *shrunk = NULL, when[CLOCK_TEXT_LEN];
-	size_t line;
+	size_t line, pfx;
 	int err;
 
 	if (PREFIX_LEN + len + 1 > WRITER_MAX_LINE) {
@@ -225,7 +249,9 @@ int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len)
 		len = strlen(shrunk);
 		w->stats.truncated++;
 	}
-	line = PREFIX_LEN + len + 1;
+	/* a stream's lines get their prefix from the runtime: the same room is left for it */
+	pfx = w->stream ? 0 : PREFIX_LEN;
+	line = pfx + len + 1;
 	if (w->queue.len + (w->batch.len - w->batch_done) + line > w->queue_bytes) {
 		w->stats.dropped++;
 		free(shrunk);
@@ -236,11 +262,13 @@ int writer_append(struct writer *w, int64_t ts_ns, const char *json, size_t len)
 	w->last_ts = ts_ns;
 	err = buf_reserve(&w->queue, line, 4096);
 	if (err == 0) {
-		clock_format(ts_ns, when);
-		memcpy(w->queue.data + w->queue.len, when, 30);
-		memcpy(w->queue.data + w->queue.len + 30, " stdout F ", 10);
-		memcpy(w->queue.data + w->queue.len + PREFIX_LEN, json, len);
-		w->queue.data[w->queue.len + PREFIX_LEN + len] = '\n';
+		if (pfx) {
+			clock_format(ts_ns, when);
+			memcpy(w->queue.data + w->queue.len, when, 30);
+			memcpy(w->queue.data + w->queue.len + 30, " stdout F ", 10);
+		}
+		memcpy(w->queue.data + w->queue.len + pfx, json, len);
+		w->queue.data[w->queue.len + pfx + len] = '\n';
 		w->queue.len += line;
 		w->queue_lines++;
 		w->appended += line;
@@ -333,7 +361,7 @@ static int check_identity(struct writer *w)
 	struct stat st;
 	int err;
 
-	if (stat(w->path, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
+	if (w->stream || (stat(w->path, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino))
 		return 0;
 	err = open_file(w, NULL);
 	if (err < 0)
@@ -502,6 +530,10 @@ static void on_synced(void *ctx, int res)
 
 void writer_sync(struct writer *w)
 {
+	if (w->stream) { /* a pipe has nothing to sync: written is in the runtime's hands */
+		writer_flush(w);
+		return;
+	}
 	w->sync_owed = true;
 	w->sync_upto = w->appended;
 	writer_flush(w);

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 def no_duplicate_keys(pairs):
@@ -102,8 +103,12 @@ class Agent:
             raise AssertionError(f"agent did not exit within {timeout} s of {sig!r}")
         finally:
             _running.discard(self.proc)
-            self.stderr.close()
+            self.reaped()
         return rc, time.time() - t0
+
+    def reaped(self):
+        """After the process is gone."""
+        self.stderr.close()
 
     def log(self):
         with open(self.stderr_path) as f:
@@ -147,3 +152,78 @@ class Agent:
 
     def for_container(self, cid, rtype):
         return [r for r in self.records() if r["type"] == rtype and r.get("container", {}).get("id") == cid]
+
+
+class StdoutAgent(Agent):
+    """The agent with --output stdout, and a stand-in for the container runtime: each line on its stdout
+    and stderr goes, CRI-prefixed with its stream, into <pod logs>/<ns>_<pod>_<uid>/<container>/<n>.log,
+    n the restart count (the number of earlier files), as containerd writes them. Each stdout line must
+    be a bare JSON object (the runtime adds the prefix)."""
+
+    def __init__(self, *extra_args, **kw):
+        super().__init__(*extra_args, **kw)
+        i = self.args.index("--output-dir")
+        self.args[i:i + 2] = ["--output", "stdout", "--output-dir", self.out,
+                              "--pod-logs-dir", os.path.join(self.tmp, "pods")]
+        e = self.env
+        self.logdir = os.path.join(self.tmp, "pods", f"{e['POD_NAMESPACE']}_{e['POD_NAME']}_{e['POD_UID']}",
+                                   e["CONTAINER_NAME"])
+        self.bad_stdout = []
+
+    def start(self, timeout=15):
+        os.makedirs(self.logdir, exist_ok=True)
+        n = len(glob.glob(os.path.join(self.logdir, "*.log")))
+        self.runtime_log = open(os.path.join(self.logdir, f"{n}.log"), "a")
+        self.stderr = open(self.stderr_path, "w")
+        lock = threading.Lock()
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        _running.add(self.proc)
+
+        def pump(stream, name, copy):
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if name == "stdout":
+                    try:
+                        if not isinstance(json.loads(line), dict):
+                            raise ValueError
+                    except ValueError:
+                        self.bad_stdout.append(line)
+                ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%09dZ" % (time.time_ns() % 10**9)
+                with lock:
+                    self.runtime_log.write(f"{ts} {name} F {line}\n")
+                    self.runtime_log.flush()
+                if copy:
+                    copy.write(line + "\n")
+                    copy.flush()
+
+        self.pumps = [threading.Thread(target=pump, args=(self.proc.stdout, "stdout", None), daemon=True),
+                      threading.Thread(target=pump, args=(self.proc.stderr, "stderr", self.stderr), daemon=True)]
+        for t in self.pumps:
+            t.start()
+        pid = self.proc.pid
+        self.wait_for(lambda r: r["type"] == "agent.status" and r["agent"]["state"] == "started"
+                      and r["agent"].get("pid") == pid, timeout=timeout, what="agent.status started")
+        return self
+
+    def reaped(self):
+        """After the process is gone: the pumps have read everything, the files are closed."""
+        for t in self.pumps:
+            t.join(timeout=5)
+        self.runtime_log.close()
+        if not self.stderr.closed:
+            self.stderr.close()
+
+    def files(self):
+        return sorted(glob.glob(os.path.join(self.logdir, "*.log")),
+                      key=lambda p: int(os.path.basename(p).split(".")[0]))
+
+    def records(self):
+        """Every record the runtime stored from stdout (stderr lines are the agent's log)."""
+        recs = []
+        for line in self.lines():
+            m = re.match(r"^\S+ (stdout|stderr) F (.*)$", line)
+            if not m:
+                raise AssertionError(f"not a CRI line: {line!r}")
+            if m.group(1) == "stdout":
+                recs.append(json.loads(m.group(2), object_pairs_hook=no_duplicate_keys))
+        return recs

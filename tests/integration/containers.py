@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import unittest
 import uuid
 
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -244,3 +245,27 @@ class CgroupProcess:
                     os.rmdir(h + d)
                 except OSError:
                     pass
+
+
+class ContainerCase(unittest.TestCase):
+    """Tests that run short-lived real containers beside an agent: a rootfs, the containers removed after."""
+
+    def setUp(self):
+        from agent import require_real_kernel
+        require_real_kernel(self.skipTest)
+        kubelet_roots()
+        self.rootfs = Rootfs()
+        self.cs = []
+
+    def tearDown(self):
+        for c in self.cs:
+            c.remove()
+        self.rootfs.remove()
+
+    def run_to_exit(self, agent, code):
+        """A container that exits with code; its container.exited record, once the agent wrote it."""
+        c = Container(self.rootfs, ["sh", "-c", f"exit {code}"]).start()
+        self.cs.append(c)
+        self.assertTrue(c.wait())
+        return agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
+                              what="container.exited")

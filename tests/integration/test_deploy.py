@@ -18,7 +18,7 @@ import urllib.request
 import yaml
 
 import containers
-from agent import Agent, require_real_kernel
+from agent import AGENT, Agent, StdoutAgent, require_real_kernel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # the <container> part of the records file's name (the DaemonSet's CONTAINER_NAME): not the agent's own
@@ -343,6 +343,64 @@ class MetricsEndpoint(unittest.TestCase):
                 self.assertIn("nodetrail_metrics_refused_total", r.read().decode())
         finally:
             agent.stop()
+
+
+class StdoutComponent(unittest.TestCase):
+    """daemonset/stdout: records on the agent's stdout (for collectors that read only /var/log/pods), the
+    runtime's folder of this container mounted read-only where the agent reads back, /var/log/containers
+    not mounted at all; everything else as the default."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.default = render()
+        cls.stdout = render_with("stdout")
+        cls.pod = cls.stdout[("DaemonSet", "nodetrail")]["spec"]["template"]["spec"]
+        cls.ctr = cls.pod["containers"][0]
+
+    def agent_default(self, option):
+        out = subprocess.run([AGENT, "--help"], capture_output=True, text=True, check=True).stdout
+        m = re.search(rf"--{option} .*\n\s+env \S+, default (\S+)", out)
+        self.assertIsNotNone(m, option)
+        return m.group(1)
+
+    def test_mounts(self):
+        vols = {v["name"]: v["hostPath"]["path"] for v in self.pod["volumes"]}
+        mounts = {m["mountPath"]: m for m in self.ctr["volumeMounts"]}
+        self.assertNotIn("/var/log/containers", vols.values())
+        self.assertNotIn("/var/log/containers", mounts)
+        where = self.agent_default("pod-logs-dir")
+        self.assertEqual(vols[mounts[where]["name"]], "/var/log/pods")
+        self.assertTrue(mounts[where]["readOnly"])
+
+    def test_env_names_the_runtime_folder(self):
+        env = kubelet_env(self.ctr["env"], {})
+        self.assertEqual(env["NODETRAIL_OUTPUT"], "stdout")
+        # /var/log/pods/<ns>_<pod>_<uid>/<container>/: the real container name
+        self.assertEqual(env["CONTAINER_NAME"], self.ctr["name"])
+
+    def test_nothing_else_changes(self):
+        ds, base = copy.deepcopy(self.stdout), copy.deepcopy(self.default)
+        for objs in (ds, base):
+            spec = objs[("DaemonSet", "nodetrail")]["spec"]["template"]["spec"]
+            c = spec["containers"][0]
+            c["env"] = [e for e in c["env"] if e["name"] not in ("NODETRAIL_OUTPUT", "CONTAINER_NAME")]
+            c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] not in ("containers-log", "pods-log")]
+            spec["volumes"] = [v for v in spec["volumes"] if v["name"] not in ("containers-log", "pods-log")]
+        self.assertEqual(ds, base)
+
+    def test_component_env_runs_the_agent_that_way(self):
+        env = kubelet_env(self.ctr["env"], {})
+        agent = StdoutAgent("--bpf", "off", "--api", "off", "--imds", "off",
+                            env={k: env[k] for k in ("NODETRAIL_OUTPUT", "CONTAINER_NAME")})
+        i = agent.args.index("--output")
+        del agent.args[i:i + 2]  # from the component's environment only
+        agent.start()
+        rc, _ = agent.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn("records go to stdout", agent.log())
+        self.assertEqual(os.listdir(agent.out), [])
+        self.assertEqual(agent.bad_stdout, [])
+        self.assertEqual([r["agent"]["state"] for r in agent.records()], ["started", "stopping"])
 
 
 class CloudWatch(unittest.TestCase):

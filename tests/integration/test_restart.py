@@ -1,39 +1,24 @@
-"""An agent killed with SIGKILL and started again: seq continues, nothing is written twice."""
+"""An agent killed with SIGKILL and started again: seq continues, nothing is written twice (records in a
+file of its own, or on stdout as the runtime stores them)."""
+import os
 import signal
 import time
 import unittest
 
 import containers
-from agent import Agent, require_real_kernel
+from agent import Agent, StdoutAgent, require_real_kernel
 
 
-class Restart(unittest.TestCase):
-    def setUp(self):
-        require_real_kernel(self.skipTest)
-        containers.kubelet_roots()
-        self.rootfs = containers.Rootfs()
-        self.cs = []
-
-    def tearDown(self):
-        for c in self.cs:
-            c.remove()
-        self.rootfs.remove()
-
-    def run_to_exit(self, agent, code):
-        c = containers.Container(self.rootfs, ["sh", "-c", f"exit {code}"]).start()
-        self.cs.append(c)
-        self.assertTrue(c.wait())
-        return agent.wait_for(lambda r: r["type"] == "container.exited" and r["container"]["id"] == c.id,
-                              what="container.exited")
-
-    def test_kill_9_then_restart(self):
-        first = Agent().start()
+class Restart(containers.ContainerCase):
+    def kill_9_then_restart(self, agent_class, second_env=None):
+        """A container exits, the agent is SIGKILLed, a second one starts on what the first left and sees
+        another exit: every record once, seq without a gap. The records and the second's start status."""
+        first = agent_class().start()
         self.run_to_exit(first, 11)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait()
-        first.stderr.close()
-        # the second one as if seccomp refused io_uring: same file, plain write(2)
-        second = Agent(tmp=first.tmp, env={"NODETRAIL_DISABLE_IO_URING": "1"}).start()
+        first.reaped()
+        second = agent_class(tmp=first.tmp, env=second_env).start()
         self.run_to_exit(second, 12)
         rc, _ = second.stop()
         self.assertEqual(rc, 0)
@@ -43,8 +28,37 @@ class Restart(unittest.TestCase):
         self.assertEqual([r["kernel"]["exit_code"] for r in recs if r["type"] == "container.exited"], [11, 12])
         starts = [r for r in recs if r["type"] == "agent.status" and r["agent"]["state"] == "started"]
         self.assertEqual(len(starts), 2)
+        self.assertEqual(starts[1]["agent"]["previous_run"]["stop"], "unclean")
+        self.assertEqual(starts[1]["agent"]["previous_run"]["last_seq"], starts[1]["seq"] - 1)
+        return first, second, starts
+
+    def test_kill_9_then_restart(self):
+        # the second one as if seccomp refused io_uring: same file, plain write(2)
+        _, second, starts = self.kill_9_then_restart(Agent, {"NODETRAIL_DISABLE_IO_URING": "1"})
         self.assertEqual([s["agent"]["io"] for s in starts], ["io_uring", "write"])
         self.assertEqual(len(second.files()), 1)  # the same file, appended to
+
+    def test_kill_9_then_restart_stdout(self):
+        """--output stdout (the CloudWatch add-on's OpenTelemetry mode reads only /var/log/pods): the
+        records on the agent's stdout, stored by a stand-in runtime as containerd does, read back from its
+        files by the second agent."""
+        first, second, _ = self.kill_9_then_restart(StdoutAgent)
+        self.assertRegex(second.log(), r"read back 2 of the runtime.s files")  # 0.log, and 1.log just begun
+        self.assertEqual(first.bad_stdout + second.bad_stdout, [])  # bare JSON lines only
+        self.assertEqual([os.path.basename(p) for p in second.files()], ["0.log", "1.log"])
+        self.assertEqual(os.listdir(second.out), [])  # no record file of its own
+        # the agent's own log is in the same files, on stderr, never among the records
+        with open(second.files()[1]) as f:
+            stderr = [line for line in f if " stderr F " in line]
+        self.assertTrue(any("records go to stdout" in line for line in stderr), stderr)
+
+    def test_stdout_without_the_runtime_files(self):
+        """Nothing mounted at --pod-logs-dir: it runs, and says what that costs."""
+        a = StdoutAgent("--bpf", "off", "--pod-logs-dir", "/nonexistent/var/log/pods").start()
+        rc, _ = a.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn("nothing read back from", a.log())
+        self.assertIn("mount the host's /var/log/pods read-only", a.log())
 
 
 if __name__ == "__main__":

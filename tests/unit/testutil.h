@@ -26,6 +26,19 @@ static inline char *test_read_file(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* Write text to dir/name (created or replaced); fails the test if it cannot. */
+static inline void test_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* A fixture's JSON (FIXTURES_DIR/<rel>), parsed; fails the test if it cannot be. */
 static inline cJSON *test_load_json(const char *rel)
 {

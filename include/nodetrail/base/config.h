@@ -12,7 +12,9 @@ enum config_mode { CONFIG_AUTO = 0, CONFIG_ON, CONFIG_OFF };
 struct config {
 	char node_name[256];      /* this node's Kubernetes name */
 	char cluster_name[256];   /* EKS cluster name, for ClusterName */
+	char output[8];           /* file (CRI file in output_dir) or stdout (the runtime stores it) */
 	char output_dir[4096];    /* where the CRI-format file lives */
+	char pod_logs_dir[4096];  /* --output stdout: the runtime's container logs, read back at start */
 	char state_dir[4096];     /* checkpoint and state */
 	uint32_t checkpoint_interval_s; /* checkpoint writes at most this often */
 	char cgroup_root[4096];   /* cgroupfs mount point */

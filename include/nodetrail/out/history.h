@@ -25,4 +25,11 @@ struct history {
  * (hashed) to ids and updating *h (files are read oldest first). 0, or -errno. */
 int history_read_file(const char *path, size_t max_bytes, struct idset *ids, struct history *h);
 
+/* --output stdout: the runtime keeps the container's output as <restart>.log in dir (the kubelet keeps
+ * the current and the previous instance's; rotated ones as <restart>.log.<time>, older ones gzipped).
+ * Reads the newest `files` of them, oldest first (gzipped ones never), with history_read_file.
+ * The number of files read, or -errno (-ENOENT: no such directory: nothing written yet, or not mounted). */
+int history_read_runtime_dir(const char *dir, unsigned files, size_t max_bytes, struct idset *ids,
+			     struct history *h);
+
 #endif

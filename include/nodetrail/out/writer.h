@@ -3,6 +3,9 @@
  * DESIGN section 5: `<RFC3339Nano UTC> stdout F <json>\n`, one regular file
  * directly in the output dir, O_APPEND, lines <= WRITER_MAX_LINE bytes,
  * timestamps never decreasing, rename-only rotation at a size cap.
+ * Or (stream_name set) bare `<json>\n` lines on a descriptor the writer does
+ * not own, the agent's stdout: the container runtime adds the CRI prefix
+ * and stores, rotates and tails them under /var/log/pods.
  *
  * The loop never waits for the disk: appends queue the line in memory;
  * writer_flush hands the queued whole lines to the kernel as one write that
@@ -34,6 +37,9 @@ struct writer_options {
 	unsigned rotated_min_age_s; /* never delete a rotated file younger than this (default 60) */
 	size_t queue_bytes;       /* lines held in memory at most (default WRITER_QUEUE_BYTES) */
 	struct loop *loop;        /* where completions and retries run */
+	const char *stream_name;  /* non-NULL: write to stream_fd instead of a file ("stdout"); dir and
+	                           * file_name are unused, no prefix, no rotation, no sync */
+	int stream_fd;
 	struct aio *aio;          /* how writes and syncs are done (not owned) */
 };
 
@@ -91,7 +97,7 @@ int writer_drain(struct writer *w, int timeout_ms);
 /* Nothing queued, nothing in flight, no sync owed. */
 bool writer_idle(const struct writer *w);
 
-/* Full path of the active file. */
+/* Full path of the active file (the stream's name when writing to one). */
 const char *writer_path(const struct writer *w);
 /* The active file as opened (device, inode): it is the live file whatever its name. */
 void writer_file_id(const struct writer *w, dev_t *ret_dev, ino_t *ret_ino);

@@ -35,18 +35,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_save_load(void **state)
 {
 	const char *dir = *state;
@@ -84,7 +72,7 @@ static void test_bad_moved_aside(void **state)
 	cJSON *back = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		write_file(dir, CHECKPOINT_FILE, bad[i]);
+		test_write_file(dir, CHECKPOINT_FILE, bad[i]);
 		assert_int_equal(checkpoint_load(dir, &back), -EINVAL);
 		snprintf(path, sizeof(path), "%s/%s.bad", dir, CHECKPOINT_FILE);
 		assert_int_equal(access(path, F_OK), 0);
@@ -112,7 +100,7 @@ static void test_planted_fifo_and_symlink(void **state)
 
 	/* a symlink to a valid checkpoint elsewhere is not read */
 	snprintf(target, sizeof(target), "%s/elsewhere", dir);
-	write_file(dir, "elsewhere", "{\"version\":1,\"next_seq\":7}");
+	test_write_file(dir, "elsewhere", "{\"version\":1,\"next_seq\":7}");
 	snprintf(path, sizeof(path), "%s/%s", dir, CHECKPOINT_FILE);
 	assert_int_equal(symlink(target, path), 0);
 	assert_int_equal(checkpoint_load(dir, &back), -ELOOP);
@@ -144,7 +132,7 @@ static void test_planted_symlink(void **state)
 	FILE *f;
 
 	snprintf(target, sizeof(target), "%s/victim", dir);
-	write_file(dir, "victim", "precious");
+	test_write_file(dir, "victim", "precious");
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, CHECKPOINT_FILE);
 	assert_int_equal(symlink(target, tmp), 0);
 	assert_int_equal(checkpoint_save(dir, doc), 0);

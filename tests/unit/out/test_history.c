@@ -13,6 +13,7 @@
 
 #include "nodetrail/base/hash.h"
 #include "nodetrail/out/history.h"
+#include "testutil.h"
 
 static char *write_tmp(const char *text)
 {
@@ -90,11 +91,53 @@ static void test_clean_stop(void **state)
 	idset_free(ids);
 }
 
+/* --output stdout: the runtime's files of this container, <restart>.log and rotated ones, the
+ * agent's own log on stderr among the records; gzipped ones and strangers never read */
+static void test_runtime_dir(void **state)
+{
+	char dir[64] = "/tmp/nodetrail-history-dir-XXXXXX", cmd[128];
+	struct history h = { 0 };
+	struct idset *ids;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(idset_new(100, &ids), 0);
+	test_write_file(dir, "0.log.20261124-095900.gz", LINE(1, "zzzz", "node.event", ""));
+	test_write_file(dir, "0.log.20261124-100000", LINE(1, "aaaa", "agent.status", ",\"agent\":{\"state\":\"started\"}"));
+	test_write_file(dir, "0.log", LINE(2, "bbbb", "node.event", "")
+	    "2026-11-24T10:00:02.500000000Z stderr F 2026-11-24T10:00:02.500Z info received SIGTERM\n"
+	    LINE(3, "cccc", "agent.status", ",\"agent\":{\"state\":\"stopping\"}"));
+	test_write_file(dir, "10.log", "2026-11-24T10:00:09.000000000Z stderr F 2026-11-24T10:00:09.000Z info starting\n");
+	test_write_file(dir, "1.log", LINE(4, "dddd", "container.exited", ""));
+	test_write_file(dir, "notes.txt", LINE(9, "yyyy", "node.event", ""));
+
+	/* oldest first, by restart number (10 after 1): the newest three */
+	assert_int_equal(history_read_runtime_dir(dir, 3, 1 << 20, ids, &h), 3);
+	assert_int_equal(h.records, 3);      /* 0.log and 1.log; 10.log holds only the agent's log */
+	assert_int_equal(h.bad_lines, 0);    /* stderr lines are not bad, they are not records */
+	assert_int_equal(h.last_seq, 4);
+	assert_false(h.clean_stop);          /* 1.log, read after 0.log, ends with no stopping status */
+	assert_true(idset_check_add(ids, hash_str("cccc")));
+	assert_false(idset_check_add(ids, hash_str("aaaa"))); /* the rotated 0.log was the fourth newest */
+	assert_false(idset_check_add(ids, hash_str("zzzz"))); /* gzipped: never */
+	assert_false(idset_check_add(ids, hash_str("yyyy"))); /* not the runtime's */
+
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(history_read_runtime_dir(dir, 10, 1 << 20, ids, &h), 4);
+	assert_int_equal(h.records, 4);
+	assert_int_equal(h.last_seq, 4);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(history_read_runtime_dir(dir, 3, 1 << 20, ids, &h), -ENOENT);
+	idset_free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_back),
 		cmocka_unit_test(test_clean_stop),
+		cmocka_unit_test(test_runtime_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

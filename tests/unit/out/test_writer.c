@@ -1,5 +1,5 @@
 /* writer: the CRI line format, rotation, size limit, both I/O paths, order with writes in flight,
- * and disk trouble. */
+ * disk trouble, and the stream mode (--output stdout). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -448,6 +448,91 @@ static void test_queue_bounded_in_bytes(void **state)
 
 /* Appends and flushes while writes are in flight, through both paths: every
  * line once, in the order appended, and the loop never waited for one. */
+struct done_count {
+	uint64_t written, lost;
+};
+
+static void count_done(void *ctx, uint64_t n, bool ok)
+{
+	struct done_count *d = ctx;
+
+	if (ok)
+		d->written += n;
+	else
+		d->lost += n;
+}
+
+/* --output stdout: bare JSON lines on a descriptor the writer does not own (a pipe here, as the
+ * runtime's), in order, an oversized one shrunk with the same room left for the runtime's prefix,
+ * nothing created in any directory, a sync that is no error, the descriptor left open */
+static void test_stream(void **state)
+{
+	static const enum aio_mode modes[] = { AIO_URING, AIO_THREAD };
+	struct fx *f = *state;
+
+	for (size_t m = 0; m < 2; m++) {
+		struct writer_options o = { .stream_name = "stdout", .loop = f->loop };
+		struct done_count done = { 0 };
+		size_t big = 40000, n = 0;
+		char *json = malloc(big + 200), out[65536];
+		const char *detail = NULL;
+		struct writer_stats st;
+		struct writer *w;
+		ssize_t r;
+		int p[2], k;
+		cJSON *last;
+
+		assert_int_equal(pipe(p), 0);
+		aio_free(f->aio);
+		assert_int_equal(aio_new(f->loop, modes[m], &f->aio), 0);
+		o.aio = f->aio;
+		o.stream_fd = p[1];
+		assert_int_equal(writer_new(&o, &w, &detail), 0);
+		assert_string_equal(writer_path(w), "stdout");
+		writer_set_done(w, count_done, &done);
+		append_seq(w, 1, 4, 1000);
+		k = snprintf(json, 200, "{\"seq\":4,\"type\":\"big\",\"summary\":\"");
+		memset(json + k, 'x', big);
+		strcpy(json + k + big, "\"}");
+		assert_int_equal(writer_append(w, 2000, json, strlen(json)), 0);
+		writer_sync(w);
+		assert_int_equal(written(w), 0);
+		writer_get_stats(w, &st);
+		assert_int_equal(st.lines, 4);
+		assert_int_equal(st.truncated, 1);
+		assert_int_equal(st.sync_errors, 0);
+		assert_int_equal(st.rotations, 0);
+		assert_int_equal(done.written, 4);
+		assert_int_equal(done.lost, 0);
+		writer_free(w);
+		assert_true(fcntl(p[1], F_GETFD) >= 0); /* not the writer's to close */
+		close(p[1]);
+		while ((r = read(p[0], out + n, sizeof(out) - 1 - n)) > 0)
+			n += (size_t)r;
+		close(p[0]);
+		out[n] = '\0';
+		assert_true(strncmp(out, "{\"seq\":1,\"type\":\"t\"}\n{\"seq\":2,\"type\":\"t\"}\n{\"seq\":3,\"type\":\"t\"}\n{", 64) == 0);
+		last = cJSON_Parse(out + 63);
+		assert_non_null(last);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(last, "truncated")));
+		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "seq")), 4);
+		/* the runtime's prefix still fits: the stored line stays under containerd's split size */
+		assert_true(n - 63 + 40 <= WRITER_MAX_LINE);
+		cJSON_Delete(last);
+		free(json);
+	}
+	{
+		DIR *d = opendir(f->dir);
+		struct dirent *de;
+		int entries = 0;
+
+		while ((de = readdir(d)))
+			entries += de->d_name[0] != '.';
+		closedir(d);
+		assert_int_equal(entries, 0); /* no file of its own */
+	}
+}
+
 static void test_order_with_writes_in_flight(void **state)
 {
 	struct fx *f = *state;
@@ -496,6 +581,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_bounded_in_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_with_writes_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
