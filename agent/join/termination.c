@@ -179,21 +179,31 @@ static const char *termination_cause(const struct kube_pod *p)
  * drainer's first eviction come within a second of each other, and clocks differ. */
 #define DRAIN_SLACK_NS (5LL * 1000000000LL)
 
-/* The pod's end is the interruption's drain, not a cause of its own: an eviction through the
- * Eviction API (NTH, Karpenter: EvictionByEvictionAPI) or the taint manager's deletion, after the
- * notice of a confirmed interruption. A kubelet eviction (node pressure, node shutdown), a
- * preemption, a plain deletion keep their cause; an Event's word alone is never a cause. */
-static bool drained_by_interruption(const struct interruption_info *in, const struct kube_pod *p)
+/* Karpenter deletes what its drain has not evicted once the node's terminationGracePeriod runs out,
+ * with the grace left until the node's termination time (its `Disrupted` pod event): the pod's
+ * deletionTimestamp is that time, give or take the seconds' truncation. */
+#define NODE_DEADLINE_SLACK_NS (2LL * 1000000000LL)
+
+/* The pod's end is the interruption's drain, not a cause of its own: how it was drained, or NULL.
+ * An eviction through the Eviction API (NTH, Karpenter: EvictionByEvictionAPI) or the taint manager's
+ * deletion after the notice of a confirmed interruption, or a deletion timed to the interruption's
+ * exact deadline (Karpenter's forced deletion at the node's termination time). A kubelet eviction
+ * (node pressure, node shutdown), a preemption, another deletion keep their cause; an Event's word
+ * alone is never a cause. */
+static const char *drained_by_interruption(const struct interruption_info *in, const struct kube_pod *p)
 {
 	int64_t at;
 
 	if (!in || !in->open || !in->confirmed || !strcmp(p->reason, "Evicted"))
-		return false;
+		return NULL;
+	at = clock_parse(p->deletion_timestamp);
+	if (!p->disruption_reason[0] && !p->reason[0] && at && in->deadline_exact && in->deadline_ns &&
+	    at >= in->deadline_ns - NODE_DEADLINE_SLACK_NS && at <= in->deadline_ns + NODE_DEADLINE_SLACK_NS)
+		return "deleted_at_deadline";
 	if (strcmp(p->disruption_reason, "EvictionByEvictionAPI") != 0 &&
 	    strcmp(p->disruption_reason, "DeletionByTaintManager") != 0)
-		return false;
-	at = clock_parse(p->deletion_timestamp);
-	return !at || at >= in->notice_ns - DRAIN_SLACK_NS;
+		return NULL;
+	return !at || at >= in->notice_ns - DRAIN_SLACK_NS ? termination_cause(p) : NULL;
 }
 
 /* the open interruption, as context of an end that has its own cause */
@@ -223,8 +233,8 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 			enum pod_end_seen seen)
 {
 	const struct interruption_info *in = env->interruption ? interruption_get(env->interruption) : NULL;
-	const char *cause = termination_cause(p);
-	bool interrupted = drained_by_interruption(in, p);
+	const char *cause = termination_cause(p), *drained_by = drained_by_interruption(in, p), *why;
+	bool interrupted = drained_by != NULL;
 	int64_t grace = p->deletion_grace_s >= 0 ? p->deletion_grace_s : p->termination_grace_s;
 	struct termination_view view;
 	bool have_view = false;
@@ -238,7 +248,7 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 	cJSON_AddStringToObject(o, "cause", interrupted ? interruption_kind_name(in->kind) : cause);
 	if (interrupted) {
 		cJSON_AddStringToObject(o, "interruption_source", in->source);
-		cJSON_AddStringToObject(o, "drained_by", cause);
+		cJSON_AddStringToObject(o, "drained_by", drained_by);
 	} else if (in && in->open) {
 		interruption_context(in, o);
 	}
@@ -276,10 +286,11 @@ void termination_record(const struct join_env *env, const struct containers *t, 
 		}
 		cJSON_AddItemToArray(ctrs, co);
 	}
+	why = p->disruption_reason[0] ? p->disruption_reason : p->reason;
+	if (!why[0] && interrupted && !strcmp(drained_by, "deleted_at_deadline"))
+		why = "deleted at the node's termination time";
 	snprintf(summary, sizeof(summary), "pod %s/%s terminated: %s%s%s%s", p->ns, p->name,
-		 interrupted ? interruption_kind_text(in->kind) : cause, p->disruption_reason[0] || p->reason[0] ? " (" : "",
-		 p->disruption_reason[0] ? p->disruption_reason : p->reason,
-		 p->disruption_reason[0] || p->reason[0] ? ")" : "");
+		 interrupted ? interruption_kind_text(in->kind) : cause, why[0] ? " (" : "", why, why[0] ? ")" : "");
 	if (!interrupted && in && in->open) {
 		size_t n = strlen(summary);
 

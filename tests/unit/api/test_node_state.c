@@ -419,6 +419,35 @@ static void test_karpenter_termination_deadline(void **state)
 	assert_true(interruption_get(f->it)->deadline_ns == clock_parse("2026-11-24T10:20:00Z"));
 }
 
+/* Karpenter force-deletes what its drain has not evicted when the node's terminationGracePeriod runs
+ * out, with the grace left until the node's termination time (its `Disrupted` pod event; no
+ * DisruptionTarget): that is the drain. A deletion at another time stays a deletion. */
+static void test_karpenter_deletion_at_node_deadline(void **state)
+{
+	struct fx *f = *state;
+	const char *r;
+
+	with_node(f, KARPENTER_NODE("2", "2026-11-24T10:30:00Z"));
+	/* deleted at 10:29:31 with 28 s of grace: deletionTimestamp 10:29:59, the seconds truncated */
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED,
+		   POD_JSON("p1", "api-1", ",\"deletionTimestamp\":\"2026-11-24T10:29:59Z\",\"deletionGracePeriodSeconds\":28",
+			    "{\"phase\":\"Running\"}"));
+	r = find_record(f, "pod.terminated");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"cause\":\"karpenter_disruption\",\"interruption_source\":\"taint\","
+				  "\"drained_by\":\"deleted_at_deadline\""));
+	assert_non_null(strstr(r, "(deleted at the node's termination time), grace period 28s"));
+	assert_null(strstr(r, "during_interruption"));
+	/* someone deletes the other pod ten minutes before: a deletion, the disruption as context */
+	apply_json(f, KUBE_PODS, KUBE_EV_DELETED,
+		   POD_JSON("p2", "api-2", ",\"deletionTimestamp\":\"2026-11-24T10:20:30Z\",\"deletionGracePeriodSeconds\":30",
+			    "{\"phase\":\"Running\"}"));
+	r = f->json[f->n - 1];
+	assert_non_null(strstr(r, "\"type\":\"pod.terminated\""));
+	assert_non_null(strstr(r, "\"cause\":\"deleted\",\"during_interruption\":{\"kind\":\"karpenter_disruption\""));
+	assert_null(strstr(r, "drained_by"));
+}
+
 static void test_pod_evicted_status_then_deleted_once(void **state)
 {
 	struct fx *f = *state;
@@ -634,6 +663,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_event_alone_is_never_a_cause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_karpenter_consolidation_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_karpenter_termination_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_karpenter_deletion_at_node_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_drained_by_interruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_finds_missed_deletion_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_window_bounded, setup, teardown),
