@@ -1,6 +1,7 @@
 """Kernel and API joined: a real runc container's exit or OOM kill, and the stand-in API
 server's status for the same container id, become one record with both sides."""
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -97,8 +98,12 @@ class KernelApiJoin(unittest.TestCase):
         self.assertEqual(r["kernel"]["memory_limit_bytes"], 32 << 20)
         self.assertEqual(r["api"]["memory_limit_bytes"], 32 << 20)
         self.assertEqual(r["api"]["reason"], "OOMKilled")
-        self.assertIn("container app of pod shop/oom-1 OOM-killed at 32.0 MiB of 32.0 MiB container limit",
+        # the usage the kernel read at the kill: at the limit, or a page or two under it when the kernel
+        # reclaimed some just before (CI once read 31.9 MiB)
+        m = re.search(r"container app of pod shop/oom-1 OOM-killed at (\d+\.\d) MiB of 32\.0 MiB container limit",
                       r["summary"])
+        self.assertIsNotNone(m, r["summary"])
+        self.assertGreaterEqual(float(m.group(1)), 31.0)
         self.assertIn("restart #2", r["summary"])
 
     def test_eviction_sigterm_ignored_then_sigkill_after_grace(self):
